@@ -1,0 +1,5 @@
+"""``python -m eokg`` is the ``eokg`` command."""
+
+from eokg.cli import main
+
+raise SystemExit(main())

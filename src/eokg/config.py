@@ -1,0 +1,146 @@
+"""Settings, from one place.
+
+Values come, highest priority first, from keyword arguments, ``EOKG_*``
+environment variables (nested sections with a double underscore, e.g.
+``EOKG_API__API_KEY``), a TOML file (``EOKG_CONFIG`` or ``./eokg.toml``), and the
+defaults below.  The defaults are the embedded ones: everything works on one
+machine with no server.
+
+Settings are built once, by the CLI, the app factory or the Spark driver, and
+passed down; no module reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from eokg.errors import ConfigError
+
+
+class StoreSettings(BaseModel):
+    """The RDF store under the GeoSPARQL layer."""
+
+    # "oxigraph": embedded pyoxigraph; "sparql": a remote SPARQL 1.1 endpoint.
+    backend: Literal["oxigraph", "sparql"] = "oxigraph"
+    # On-disk RocksDB folder; None keeps the store in memory.
+    path: Path | None = None
+    query_url: str | None = None
+    update_url: str | None = None
+    # Rows fetched per page when results are streamed.
+    page_size: int = 10_000
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Needed for SPARQL UPDATE and other writes; None disables writes over HTTP.
+    api_key: str | None = None
+    query_timeout_s: float = 60.0
+    max_results: int = 100_000
+    max_request_bytes: int = 10 * 1024 * 1024
+    public_url: str | None = None
+
+
+class CatalogSettings(BaseModel):
+    backend: Literal["embedded", "elasticsearch"] = "embedded"
+    # SQLite file of the embedded backend; None keeps it in memory.
+    path: Path | None = None
+    es_url: str | None = None
+    es_index_prefix: str = "eokg"
+
+
+class SparkSettings(BaseModel):
+    master: str = "local[*]"
+    app_name: str = "eokg"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = 8
+    # Rows per Arrow batch handed to Python geometry code.
+    arrow_batch_rows: int = 10_000
+
+
+class MLSettings(BaseModel):
+    workers: int = 2
+    epochs: int = 10
+    batch_size: int = 64
+    seed: int = 42
+
+
+class FederationSource(BaseModel):
+    name: str
+    url: str
+    void_url: str | None = None
+    timeout_s: float = 30.0
+
+
+class FederationSettings(BaseModel):
+    sources: list[FederationSource] = Field(default_factory=list)
+    # "partial": answer from the sources that replied, flagged; "error": fail.
+    on_source_failure: Literal["partial", "error"] = "error"
+
+
+class Settings(BaseSettings):
+    """All eokg settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EOKG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    # Where generated samples, mapped RDF, models and reports go.
+    data_dir: Path = Path("eokg-data")
+    seed: int = 42
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    ml: MLSettings = Field(default_factory=MLSettings)
+    federation: FederationSettings = Field(default_factory=FederationSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("EOKG_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("config file not found", where=str(path))
+        return path
+    local = Path("eokg.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from env, file and ``overrides``; errors name the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], where=where or None) from exc
+    except ValueError as exc:  # TOML syntax errors
+        raise ConfigError(str(exc), where=os.environ.get("EOKG_CONFIG", "eokg.toml")) from exc

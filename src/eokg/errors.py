@@ -1,0 +1,166 @@
+"""One exception hierarchy for everything eokg raises on purpose.
+
+Every error says *where* it happened (file and line, mapping rule, triple
+pattern, STAC item id, ...) so that a user with a 100 GB input can find the bad
+record, and carries a stable machine-readable ``code`` that the HTTP layer turns
+into an RFC 9457 problem document.  The tree::
+
+    EokgError
+    ├── ConfigError                 bad settings file or env var
+    ├── MissingDependency           an optional extra is not installed
+    ├── InputError                  bad user data (HTTP 400)
+    │   ├── GeometryError           malformed WKT/GeoJSON, invalid geometry
+    │   │   └── CRSError            unknown or unsupported CRS
+    │   ├── RDFParseError           a triple file that does not parse
+    │   ├── MappingError            a broken mapping or a record it cannot map
+    │   ├── ShapeViolation          data that fails the SHACL shapes
+    │   ├── ItemValidationError     an invalid STAC item
+    │   ├── QueryError              invalid SPARQL / CQL2 / search request
+    │   └── RequestTooLarge         an oversized request body (HTTP 413)
+    ├── NotFound                    unknown collection, item, graph (HTTP 404)
+    ├── Unauthorized                missing or wrong API key (HTTP 401)
+    ├── LimitExceeded               query timeout or result-size limit (HTTP 503/413)
+    │   ├── QueryTimeout
+    │   └── ResultTooLarge
+    ├── StoreError                  the store refused an operation
+    └── SourceUnavailable           a remote endpoint or server failed (HTTP 502)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EokgError(Exception):
+    """Root of all eokg errors.
+
+    ``where`` names the place of the fault in the user's terms; ``code`` is a
+    stable identifier for clients; ``status`` is the HTTP status the API uses.
+    """
+
+    code = "eokg-error"
+    status = 500
+
+    def __init__(self, message: str, *, where: str | None = None, **details: Any) -> None:
+        self.message = message
+        self.where = where
+        self.details = details
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def to_problem(self) -> dict[str, Any]:
+        """Render as an RFC 9457 ``application/problem+json`` body."""
+        problem: dict[str, Any] = {
+            "type": f"https://eokg.dev/problems/{self.code}",
+            "title": type(self).__name__,
+            "status": self.status,
+            "detail": self.message,
+            "code": self.code,
+        }
+        if self.where:
+            problem["instance"] = self.where
+        for key, value in self.details.items():
+            problem.setdefault(key, value)
+        return problem
+
+
+class ConfigError(EokgError):
+    code = "config"
+
+
+class MissingDependency(EokgError):
+    """An optional extra is needed; the message carries the install command."""
+
+    code = "missing-dependency"
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"this feature needs '{module}', which is not installed; "
+            f"install it with: pip install 'eokg[{extra}]'",
+            where=module,
+        )
+
+
+class InputError(EokgError):
+    code = "bad-input"
+    status = 400
+
+
+class GeometryError(InputError):
+    code = "bad-geometry"
+
+
+class CRSError(GeometryError):
+    code = "unknown-crs"
+
+
+class RDFParseError(InputError):
+    code = "rdf-syntax"
+
+
+class MappingError(InputError):
+    code = "bad-mapping"
+
+
+class ShapeViolation(InputError):
+    code = "shape-violation"
+
+
+class ItemValidationError(InputError):
+    code = "invalid-item"
+
+
+class QueryError(InputError):
+    code = "bad-query"
+
+
+class RequestTooLarge(InputError):
+    code = "request-too-large"
+    status = 413
+
+
+class NotFound(EokgError):
+    code = "not-found"
+    status = 404
+
+
+class Unauthorized(EokgError):
+    code = "unauthorized"
+    status = 401
+
+
+class LimitExceeded(EokgError):
+    code = "limit-exceeded"
+    status = 503
+
+
+class QueryTimeout(LimitExceeded):
+    code = "query-timeout"
+    status = 503
+
+
+class ResultTooLarge(LimitExceeded):
+    code = "result-too-large"
+    status = 413
+
+
+class StoreError(EokgError):
+    code = "store"
+
+
+class SourceUnavailable(EokgError):
+    code = "source-unavailable"
+    status = 502
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional heavy module, or explain which extra to install.
+
+    Heavy libraries (pyspark, tensorflow, elasticsearch) are imported only in the
+    functions that need them so that ``import eokg`` stays fast and light.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(module, extra) from exc
