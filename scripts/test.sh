@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install eokg with every extra and the dev tools, then run lint, the import
+# contract, a light-core check and the whole test suite (Spark and TF included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+PYTHON="$PYTHON" scripts/install.sh all,dev
+export PYSPARK_PYTHON="$(command -v "$PYTHON")"
+
+"$PYTHON" -m ruff check .
+lint-imports
+"$PYTHON" - <<'PY'
+import sys
+import eokg, eokg.cli, eokg.config, eokg.errors  # noqa: E401,F401
+heavy = [m for m in ("pyspark", "tensorflow", "elasticsearch") if m in sys.modules]
+sys.exit(f"the core import pulled in {heavy}" if heavy else 0)
+PY
+"$PYTHON" -m pytest "$@"
