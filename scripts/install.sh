@@ -18,3 +18,11 @@ fi
 # strict editable mode: the folder -> eokg.<folder> mapping is seen by mypy and tools.
 "$PYTHON" -m pip install -q --disable-pip-version-check \
     -e ".[$extras]" --config-settings editable_mode=strict
+
+# Keras 3 cannot fit with MultiWorkerMirroredStrategy on 2+ workers (keras issue
+# 20585): eokg.ml uses tf-keras (TF_USE_LEGACY_KERAS=1). Its metadata would pull a
+# second TensorFlow, hence --no-deps; the version follows the installed TF.
+if [[ ",$extras," == *",ml,"* || ",$extras," == *",all,"* ]]; then
+    tf_version="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("tensorflow"))')"
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps "tf-keras~=${tf_version%.*}.0"
+fi
