@@ -1,0 +1,273 @@
+"""The Spark mapping job: sources as DataFrames, the plan per Arrow batch, part files out.
+
+Sources are read by Spark where Spark reads them well (Parquet/GeoParquet
+natively, CSV with its reader, NDJSON/STAC as text lines split across tasks);
+JSON documents and GDAL formats (GeoJSON, Shapefile) are streamed on the
+driver in Arrow batches.  Each partition runs the same vectorised Arrow
+executor as the local engine inside ``mapInArrow`` (about 4x faster than
+``mapInPandas`` here), so both engines give the same triples by construction.
+Referencing object maps with join conditions become DataFrame joins.
+
+The job makes one pass over the data: every output row is tagged ``t``
+(triple), ``r`` (reject, JSON) or ``c`` (per-batch counts) and written with
+``partitionBy("kind")``; the driver then moves part files into place and sums
+the counts into ``_summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from eokg.errors import MappingError
+from eokg.spark.local import JoinSpec, join_specs, prepare_output
+from eokg.spark.model import LogicalSource, MappingPlan
+from eokg.spark.summary import JobSummary
+
+OUT_SCHEMA = "kind string, line string"
+_OUT_ARROW = pa.schema([("kind", pa.string()), ("line", pa.string())])
+
+
+def _source_kind(source: LogicalSource) -> str:
+    """How Spark reads the source: parquet, csv, lines or driver."""
+    from eokg.spark.sources import _VECTOR, _VECTOR_SUFFIX, is_line_json
+
+    fmt = source.formulation
+    if fmt in _VECTOR:
+        fmt = _VECTOR_SUFFIX.get(source.path.suffix.lower(), fmt)
+    if fmt in ("parquet", "geoparquet"):
+        return "parquet"
+    if fmt == "csv":
+        return "csv"
+    if fmt in ("jsonpath", "stac", "statoil") and is_line_json(source):
+        return "lines"
+    return "driver"
+
+
+def source_frame(
+    spark: Any, plan: MappingPlan, source: LogicalSource, batch_rows: int
+) -> tuple[Any, str]:
+    """The DataFrame of ``source`` and how its batches are projected."""
+    from eokg.spark.sources import read_source
+
+    if not source.path.exists():
+        raise MappingError(f"source file not found: {source.path}", where=source.where)
+    kind = _source_kind(source)
+    path = str(source.path)
+    refs = plan.references_for(source)
+    if kind == "parquet":
+        df = spark.read.parquet(path)
+        names = df.columns
+        wanted = sorted({r.text if r.text in names else r.path[0] for r in refs})
+        for name in wanted:
+            if name not in names:
+                from eokg.spark.sources import missing_reference_error
+
+                raise missing_reference_error(plan, source, name, refs, names)
+        return df.select(*wanted) if wanted else df, "arrow"
+    if kind == "csv":
+        df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+        return df, "arrow"
+    if kind == "lines":
+        return spark.read.text(path), "lines"
+    # Driver-side streaming: projected Arrow batches become a DataFrame.
+    # (JSON documents and GDAL files fail as a whole or not at all: no per-record rejects here.)
+    tables = [pa.Table.from_batches([batch]) for batch, _ in read_source(plan, source, batch_rows)]
+    if not tables:
+        return None, "projected"
+    table = pa.concat_tables(tables)
+    return spark.createDataFrame(table), "projected"
+
+
+def _mapper(plan: MappingPlan, source: LogicalSource, mode: str):  # type: ignore[no-untyped-def]
+    """The mapInArrow function for one source (runs on executors)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from eokg.spark.arrow_exec import Executor, reject_line
+        from eokg.spark.project import parse_json_lines, project_arrow, project_records
+        from eokg.spark.sources import source_reject
+
+        executor = Executor(plan)
+        refs = plan.references_for(source)
+        for batch in batches:
+            source_rejects: list[dict[str, Any]] = []
+            if mode == "lines":
+                records, _, bad = parse_json_lines(batch.column(0).to_pylist())
+                projected = project_records(records, refs)
+                source_rejects = [
+                    source_reject(source, None, text, reason) for _, text, reason in bad
+                ]
+            else:
+                projected = project_arrow(batch, refs)
+            result = executor.run(source.key, projected, str(source.path))
+            kinds: list[str] = []
+            lines: list[pa.Array] = []
+            triples = result.triple_count()
+            for arrays in result.lines.values():
+                for array in arrays:
+                    lines.append(array)
+                    kinds.append("t")
+            rejects = source_rejects + result.rejects
+            reject_counts: dict[str, int] = {}
+            for r in rejects:
+                key = r["triples_map"] or r["source"]
+                reject_counts[key] = reject_counts.get(key, 0) + 1
+            extra = [reject_line(r) for r in rejects]
+            extra.append(
+                json.dumps(
+                    {"records": result.records, "triples": triples, "rejects": reject_counts}
+                )
+            )
+            kind_col = [pa.array(["t"] * len(a), pa.string()) for a in lines]
+            kind_col.append(pa.array(["r"] * len(rejects) + ["c"], pa.string()))
+            line_col = [*lines, pa.array(extra, pa.string())]
+            yield pa.RecordBatch.from_arrays(
+                [pa.concat_arrays(kind_col), pa.concat_arrays(line_col)], schema=_OUT_ARROW
+            )
+
+    return run
+
+
+def _keys_mapper(plan: MappingPlan, spec: JoinSpec, source: LogicalSource, mode: str, side: str):  # type: ignore[no-untyped-def]
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from eokg.spark.arrow_exec import Executor
+        from eokg.spark.project import parse_json_lines, project_arrow, project_records
+
+        executor = Executor(plan)
+        refs = plan.references_for(source)
+        tm = spec.child if side == "child" else plan.get(spec.rom.parent)
+        for batch in batches:
+            if mode == "lines":
+                records, _, _ = parse_json_lines(batch.column(0).to_pylist())
+                projected = project_records(records, refs)
+            else:
+                projected = project_arrow(batch, refs)
+            table = executor.join_keys(tm, spec.rom, projected, side)
+            yield from table.to_batches()
+
+    return run
+
+
+def _join_frame(spark: Any, plan: MappingPlan, spec: JoinSpec, frames: dict) -> Any:  # type: ignore[type-arg]
+    from pyspark.sql import functions as F
+
+    keys = [f"k{i}" for i in range(len(spec.rom.joins))]
+    schema = "term string, " + ", ".join(f"{k} string" for k in keys)
+    child_src = spec.child.source
+    parent_src = plan.get(spec.rom.parent).source
+    cdf, cmode = frames[child_src.key]
+    pdf, pmode = frames[parent_src.key]
+    if cdf is None or pdf is None:
+        return None
+    child = cdf.mapInArrow(_keys_mapper(plan, spec, child_src, cmode, "child"), schema)
+    parent = pdf.mapInArrow(_keys_mapper(plan, spec, parent_src, pmode, "parent"), schema)
+    parent = parent.withColumnRenamed("term", "pterm")
+    joined = child.join(parent, on=keys, how="inner")
+    outs = []
+    for pred in spec.predicates:
+        for graph in spec.graphs or (None,):
+            parts = [F.col("term"), F.lit(pred), F.col("pterm")]
+            if graph:
+                parts.append(F.lit(graph))
+            parts.append(F.lit("."))
+            outs.append(
+                joined.select(F.lit("t").alias("kind"), F.concat_ws(" ", *parts).alias("line"))
+            )
+    frame = outs[0]
+    for other in outs[1:]:
+        frame = frame.unionByName(other)
+    return frame
+
+
+def run_spark(
+    plan: MappingPlan,
+    output: Path | str,
+    spark: Any,
+    *,
+    distinct: bool = False,
+    batch_rows: int = 10_000,
+) -> JobSummary:
+    """Map ``plan`` with Spark into ``output``: part files, ``_rejects/``, ``_summary.json``."""
+    from pyspark.sql import functions as F
+
+    from eokg.spark.session import has_sedona
+
+    start = time.perf_counter()
+    out_dir = Path(output)
+    prepare_output(out_dir)
+    frames: dict[tuple[str, str, str | None], tuple[Any, str]] = {}
+    outputs = []
+    for source in plan.sources():
+        df, mode = source_frame(spark, plan, source, batch_rows)
+        frames[source.key] = (df, mode)
+        if df is not None:
+            outputs.append(df.mapInArrow(_mapper(plan, source, mode), OUT_SCHEMA))
+    for spec in join_specs(plan):
+        frame = _join_frame(spark, plan, spec, frames)
+        if frame is not None:
+            outputs.append(frame)
+    if not outputs:
+        raise MappingError("the mapping has no readable source", where=", ".join(plan.files))
+    result = outputs[0]
+    for other in outputs[1:]:
+        result = result.unionByName(other)
+    if distinct:
+        triples = result.filter(F.col("kind") == "t").dropDuplicates(["line"])
+        result = triples.unionByName(result.filter(F.col("kind") != "t"))
+    staging = out_dir / "_staging"
+    result.write.partitionBy("kind").mode("overwrite").text(str(staging))
+    summary = JobSummary(engine="spark", output=str(out_dir), distinct=distinct)
+    suffix = ".nq" if plan.uses_graphs else ".nt"
+    summary.add_counts(*_collect(staging, out_dir, suffix))
+    shutil.rmtree(staging)
+    triples_written = summary.triples_per_map
+    summary.triples = sum(triples_written.values())
+    if distinct or join_specs(plan):
+        summary.triples = _count_lines(out_dir.glob(f"part-*{suffix}"))
+    summary.sedona = has_sedona(spark)
+    summary.seconds = round(time.perf_counter() - start, 3)
+    summary.write(out_dir)
+    return summary
+
+
+def _collect(
+    staging: Path, out_dir: Path, suffix: str
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Move part files into place; sum the per-batch count rows."""
+    records: dict[str, int] = {}
+    triples: dict[str, int] = {}
+    rejects: dict[str, int] = {}
+    n = 0
+    for path in sorted((staging / "kind=t").glob("part-*")):
+        if path.stat().st_size:
+            path.rename(out_dir / f"part-{n:05d}{suffix}")
+            n += 1
+    m = 0
+    for path in sorted((staging / "kind=r").glob("part-*")):
+        if path.stat().st_size:
+            (out_dir / "_rejects").mkdir(exist_ok=True)
+            path.rename(out_dir / "_rejects" / f"part-{m:05d}.jsonl")
+            m += 1
+    for path in sorted((staging / "kind=c").glob("part-*")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            counts = json.loads(line)
+            for target, key in ((records, "records"), (triples, "triples"), (rejects, "rejects")):
+                for name, value in counts[key].items():
+                    target[name] = target.get(name, 0) + value
+    return records, triples, rejects
+
+
+def _count_lines(paths: Iterator[Path]) -> int:
+    total = 0
+    for path in paths:
+        with path.open("rb") as handle:
+            total += sum(
+                chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b"")
+            )
+    return total

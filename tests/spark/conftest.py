@@ -1,0 +1,39 @@
+"""Fixtures for the mapping engine: one shared SparkSession, one small sample dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession for the whole test session (startup costs ~5 s)."""
+    pytest.importorskip("pyspark")
+    from eokg.config import SparkSettings
+    from eokg.spark.session import build_session
+
+    session = build_session(
+        SparkSettings(master="local[2]", shuffle_partitions=2, arrow_batch_rows=500)
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """A small generated sample (the real sample data contract), shared by tests."""
+    from eokg.data.generate import generate_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    generate_sample(
+        out, n_products=12, n_patches=16, n_icecharts=12, n_parcels=15, n_predictions=8, seed=7
+    )
+    return out
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return path
