@@ -140,7 +140,7 @@ def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
     return best
 
 
-def _accept_of(request: Request, params: dict[str, list[str]]) -> str:
+def accept_of(request: Request, params: dict[str, list[str]]) -> str:
     """``?format=csv`` (handy in a browser) overrides the Accept header."""
     names = params.get("format") or request.query_params.getlist("format")
     if names:
@@ -358,7 +358,7 @@ async def _run_query(request: Request, sparql: str, options: QueryOptions, accep
 # ------------------------------------------------------------------ requests
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     """The body, refused with 413 as soon as it passes ``api.max_request_bytes``."""
     limit = request.app.state.settings.api.max_request_bytes
     declared = request.headers.get("content-length", "")
@@ -380,14 +380,14 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _text(data: bytes, where: str) -> str:
+def decode_text(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise QueryError(f"not UTF-8 at byte {exc.start}", where=where) from exc
 
 
-def _one(params: dict[str, list[str]], name: str) -> str | None:
+def single_param(params: dict[str, list[str]], name: str) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
         raise QueryError(f"give one '{name}' parameter, not {len(values)}", where=name)
@@ -437,7 +437,7 @@ async def _run_update(request: Request, sparql: str, options: QueryOptions) -> R
     return Response(status_code=204)
 
 
-def _query_params(request: Request) -> dict[str, list[str]]:
+def query_params(request: Request) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
@@ -447,8 +447,8 @@ def _query_params(request: Request) -> dict[str, list[str]]:
 @router.get("/sparql", name="sparql_get")
 async def sparql_get(request: Request) -> Any:
     """SPARQL query by GET; without ``query``, the query page or the service description."""
-    params = _query_params(request)
-    query = _one(params, "query")
+    params = query_params(request)
+    query = single_param(params, "query")
     if query is None:
         if "update" in params:
             raise QueryError("SPARQL UPDATE must be sent with POST", where="update")
@@ -457,20 +457,20 @@ async def sparql_get(request: Request) -> Any:
     if len(query.encode("utf-8")) > limit:
         raise RequestTooLarge(f"the query is over the limit of {limit} bytes", where="query")
     options = _options(params, "default-graph-uri", "named-graph-uri")
-    return await _run_query(request, query, options, _accept_of(request, params))
+    return await _run_query(request, query, options, accept_of(request, params))
 
 
 @router.post("/sparql", name="sparql_post")
 async def sparql_post(request: Request) -> Any:
     """SPARQL query or update by POST, as a form or a direct body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    url_params = _query_params(request)
-    body = await _read_body(request)
+    url_params = query_params(request)
+    body = await read_body(request)
     if content_type == FORM:
-        params = parse_qs(_text(body, "form"), keep_blank_values=True)
+        params = parse_qs(decode_text(body, "form"), keep_blank_values=True)
         for key, values in url_params.items():
             params.setdefault(key, []).extend(values)
-        query, update = _one(params, "query"), _one(params, "update")
+        query, update = single_param(params, "query"), single_param(params, "update")
         if (query is None) == (update is None):
             raise QueryError("send exactly one of 'query' or 'update'", where="form")
         if update is not None:
@@ -478,14 +478,14 @@ async def sparql_post(request: Request) -> Any:
             return await _run_update(request, update, options)
         options = _options(params, "default-graph-uri", "named-graph-uri")
         assert query is not None
-        return await _run_query(request, query, options, _accept_of(request, params))
+        return await _run_query(request, query, options, accept_of(request, params))
     if content_type == SPARQL_QUERY:
         options = _options(url_params, "default-graph-uri", "named-graph-uri")
-        query = _text(body, "query")
-        return await _run_query(request, query, options, _accept_of(request, url_params))
+        query = decode_text(body, "query")
+        return await _run_query(request, query, options, accept_of(request, url_params))
     if content_type == SPARQL_UPDATE:
         options = _options(url_params, "using-graph-uri", "using-named-graph-uri")
-        return await _run_update(request, _text(body, "update"), options)
+        return await _run_update(request, decode_text(body, "update"), options)
     raise UnsupportedMediaType(
         f"POST {FORM}, {SPARQL_QUERY} or {SPARQL_UPDATE}, not {content_type or 'no type'!r}",
         where="Content-Type",
@@ -535,7 +535,7 @@ async def _description(request: Request, media_type: str) -> Response:
 
 
 async def _describe_or_page(request: Request) -> Response:
-    accept = _accept_of(request, {})
+    accept = accept_of(request, {})
     chosen = negotiate(accept, (*RDF_MEDIA_TYPES, "text/html"))
     if chosen is None:
         raise NotAcceptable(

@@ -36,6 +36,7 @@ class QueryOptions:
 
     timeout_s: float | None = None
     max_results: int | None = None
+    # Empty: the default graph is the union of all graphs.
     default_graph_uris: list[str] = field(default_factory=list)
     named_graph_uris: list[str] = field(default_factory=list)
     # Evaluate without the spatial index (for benchmarks and cross-checks).

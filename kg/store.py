@@ -263,6 +263,11 @@ class GeoStore:
         kwargs: dict[str, Any] = {}
         if options.default_graph_uris:
             kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in options.default_graph_uris]
+        else:
+            # Each dataset lives in its own named graph; a query that names no
+            # graph sees them all, as users of a knowledge graph expect
+            # (Jena's unionDefaultGraph, GraphDB's default).
+            kwargs["use_default_graph_as_union"] = True
         if options.named_graph_uris:
             kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in options.named_graph_uris]
         try:

@@ -296,8 +296,11 @@ def test_max_results_is_enforced(make_client: Any) -> None:
     assert body["code"] == "result-too-large"
     limited = client.get("/sparql", params={"query": query + " LIMIT 3"})
     assert len(limited.json()["results"]["bindings"]) == 3
+    # The default graph is the union of all graphs, so an unbounded CONSTRUCT is capped too.
     construct = client.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"})
-    assert construct.status_code == 200  # default graph is empty: zero triples
+    assert _problem(construct, 413)["code"] == "result-too-large"
+    bounded = client.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 3"})
+    assert bounded.status_code == 200
 
 
 # ---------------------------------------------------------------- updates

@@ -1,0 +1,341 @@
+"""STAC API under ``/stac``: landing page, collections, items, item search, queryables,
+aggregation.
+
+The routes only translate HTTP to ``MetadataIndex`` calls and add links; the
+backend (embedded or Elasticsearch) is built once by ``setup`` from
+``app.state.settings`` unless the caller handed one in as ``app.state.catalog``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from eokg.api import stac_params
+from eokg.catalog.index import MetadataIndex, SearchPage, SearchRequest
+from eokg.errors import InputError, RequestTooLarge
+
+PREFIX = "/stac"
+GEOJSON = "application/geo+json"
+STAC_VERSION = "1.1.0"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#filter",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#filter",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
+    "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+    "https://api.stacspec.org/v0.3.0/aggregation",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
+    "https://w3id.org/eokg/conf/semantic-search",
+]
+
+router = APIRouter(prefix=PREFIX, tags=["STAC"])
+
+
+def setup(app: FastAPI) -> None:
+    """Open the catalogue from settings unless one was handed to ``create_app``."""
+    if getattr(app.state, "catalog", None) is None:
+        from eokg.catalog.index import open_index
+
+        app.state.catalog = open_index(app.state.settings.catalog)
+
+
+# -- helpers --------------------------------------------------------------------
+def _index(request: Request) -> MetadataIndex:
+    index: MetadataIndex = request.app.state.catalog
+    return index
+
+
+def _base(request: Request) -> str:
+    public = request.app.state.settings.api.public_url
+    root = (public or str(request.base_url)).rstrip("/")
+    return root + PREFIX
+
+
+def _link(rel: str, href: str, media: str = "application/json", **extra: Any) -> dict[str, Any]:
+    return {"rel": rel, "href": href, "type": media, **extra}
+
+
+def _geojson(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=GEOJSON)
+
+
+def _item_links(base: str, item: dict[str, Any]) -> dict[str, Any]:
+    collection = item.get("collection")
+    if collection is None or "id" not in item:
+        return item
+    coll_url = f"{base}/collections/{collection}"
+    own = [
+        _link("self", f"{coll_url}/items/{item['id']}", GEOJSON),
+        _link("parent", coll_url),
+        _link("collection", coll_url),
+        _link("root", base),
+    ]
+    kept = [
+        link
+        for link in item.get("links") or []
+        if link.get("rel") not in {"self", "parent", "collection", "root"}
+    ]
+    return {**item, "links": own + kept}
+
+
+def _collection_links(base: str, collection: dict[str, Any]) -> dict[str, Any]:
+    url = f"{base}/collections/{collection['id']}"
+    own = [
+        _link("self", url),
+        _link("parent", base),
+        _link("root", base),
+        _link("items", f"{url}/items", GEOJSON),
+        _link(QUERYABLES_REL, f"{url}/queryables", "application/schema+json"),
+    ]
+    kept = [
+        link
+        for link in collection.get("links") or []
+        if link.get("rel") not in {"self", "parent", "root", "items", QUERYABLES_REL}
+    ]
+    return {**collection, "links": own + kept}
+
+
+async def _json_body(request: Request) -> Any:
+    limit = request.app.state.settings.api.max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"body is larger than {limit} bytes", where="body")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise RequestTooLarge(f"body is larger than {limit} bytes", where="body")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"body is not JSON: {exc.msg}", where=f"body at {exc.pos}") from exc
+
+
+def _feature_collection(
+    request: Request,
+    page: SearchPage,
+    search: SearchRequest,
+    self_url: str,
+    *,
+    post: bool,
+    omit: tuple[str, ...] = (),
+) -> JSONResponse:
+    base = _base(request)
+    features = [_item_links(base, item) for item in page.items]
+    links = [_link("root", base), _link("self", self_url, GEOJSON)]
+    if page.next_token:
+        following = search.model_copy(update={"token": page.next_token})
+        href = self_url.split("?")[0]
+        if post:
+            links.append(
+                _link(
+                    "next",
+                    href,
+                    GEOJSON,
+                    method="POST",
+                    body=stac_params.to_body(following),
+                    merge=False,
+                )
+            )
+        else:
+            query = {k: v for k, v in stac_params.to_query(following).items() if k not in omit}
+            links.append(_link("next", f"{href}?{urlencode(query)}", GEOJSON))
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "links": links,
+        "numberReturned": len(features),
+    }
+    if page.matched is not None:
+        body["numberMatched"] = page.matched
+    return _geojson(body)
+
+
+# -- routes ---------------------------------------------------------------------
+@router.get("", summary="STAC landing page")
+def landing(request: Request) -> JSONResponse:
+    base = _base(request)
+    root = base[: -len(PREFIX)]
+    links = [
+        _link("self", base),
+        _link("root", base),
+        _link("conformance", f"{base}/conformance"),
+        _link("data", f"{base}/collections"),
+        _link("search", f"{base}/search", GEOJSON, method="GET"),
+        _link("search", f"{base}/search", GEOJSON, method="POST"),
+        _link(QUERYABLES_REL, f"{base}/queryables", "application/schema+json"),
+        _link("aggregate", f"{base}/aggregate", method="GET"),
+        _link("aggregate", f"{base}/aggregate", method="POST"),
+        _link(
+            "service-desc", f"{root}/openapi.json", "application/vnd.oai.openapi+json;version=3.0"
+        ),
+        _link("service-doc", f"{root}/docs", "text/html"),
+    ]
+    for collection in _index(request).collections():
+        links.append(
+            _link("child", f"{base}/collections/{collection['id']}", title=collection.get("title"))
+        )
+    return JSONResponse(
+        {
+            "type": "Catalog",
+            "stac_version": STAC_VERSION,
+            "id": "eokg",
+            "title": "eokg STAC API",
+            "description": "Earth Observation metadata discovery with semantic (SKOS) search.",
+            "conformsTo": CONFORMANCE,
+            "links": links,
+        }
+    )
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/collections", summary="All collections")
+def collections(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    found = [_collection_links(base, c) for c in _index(request).collections()]
+    return {
+        "collections": found,
+        "links": [
+            _link("self", f"{base}/collections"),
+            _link("root", base),
+            _link("parent", base),
+        ],
+        "numberMatched": len(found),
+        "numberReturned": len(found),
+    }
+
+
+@router.get("/collections/{collection_id}", summary="One collection")
+def collection(request: Request, collection_id: str) -> dict[str, Any]:
+    return _collection_links(_base(request), _index(request).get_collection(collection_id))
+
+
+@router.get("/collections/{collection_id}/items", summary="Items of a collection")
+def collection_items(request: Request, collection_id: str) -> JSONResponse:
+    index = _index(request)
+    index.get_collection(collection_id)
+    params = dict(request.query_params)
+    params.pop("collections", None)
+    search = stac_params.from_query(params, collections=[collection_id])
+    page = index.search(search)
+    self_url = f"{_base(request)}/collections/{collection_id}/items"
+    if request.url.query:
+        self_url += f"?{request.url.query}"
+    return _feature_collection(request, page, search, self_url, post=False, omit=("collections",))
+
+
+@router.get("/collections/{collection_id}/items/{item_id}", summary="One item")
+def item(request: Request, collection_id: str, item_id: str) -> JSONResponse:
+    found = _index(request).get_item(collection_id, item_id)
+    return _geojson(_item_links(_base(request), found))
+
+
+@router.get("/search", summary="Item search (GET)")
+def search_get(request: Request) -> JSONResponse:
+    search = stac_params.from_query(request.query_params)
+    page = _index(request).search(search)
+    self_url = f"{_base(request)}/search"
+    if request.url.query:
+        self_url += f"?{request.url.query}"
+    return _feature_collection(request, page, search, self_url, post=False)
+
+
+@router.post("/search", summary="Item search (POST)")
+async def search_post(request: Request) -> JSONResponse:
+    search = stac_params.from_body(await _json_body(request))
+    from starlette.concurrency import run_in_threadpool
+
+    page = await run_in_threadpool(_index(request).search, search)
+    return _feature_collection(request, page, search, f"{_base(request)}/search", post=True)
+
+
+@router.get("/queryables", summary="Queryables of all collections")
+def queryables(request: Request) -> JSONResponse:
+    doc = _index(request).queryables()
+    doc["$id"] = f"{_base(request)}/queryables"
+    return JSONResponse(doc, media_type="application/schema+json")
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryables of one collection")
+def collection_queryables(request: Request, collection_id: str) -> JSONResponse:
+    doc = _index(request).queryables(collection_id)
+    doc["$id"] = f"{_base(request)}/collections/{collection_id}/queryables"
+    return JSONResponse(doc, media_type="application/schema+json")
+
+
+def _aggregate(
+    request: Request, search: SearchRequest, names: list[str], interval: str
+) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "type": "AggregationCollection",
+        "aggregations": _index(request).aggregate(search, names, interval=interval),
+        "links": [_link("root", base), _link("self", f"{base}/aggregate")],
+    }
+
+
+DEFAULT_AGGREGATIONS = "total_count,collection_frequency,datetime_frequency,concept_frequency"
+
+
+@router.get("/aggregate", summary="Aggregations over an item search (GET)")
+def aggregate_get(request: Request) -> dict[str, Any]:
+    params = request.query_params
+    names = stac_params._csv(params.get("aggregations", DEFAULT_AGGREGATIONS))
+    interval = params.get("datetime_frequency_interval", "month")
+    return _aggregate(request, stac_params.from_query(params), names, interval)
+
+
+@router.post("/aggregate", summary="Aggregations over an item search (POST)")
+async def aggregate_post(request: Request) -> dict[str, Any]:
+    body = await _json_body(request)
+    search = stac_params.from_body(body)
+    names = body.get("aggregations", DEFAULT_AGGREGATIONS) if isinstance(body, dict) else []
+    if isinstance(names, str):
+        names = stac_params._csv(names)
+    interval = body.get("datetime_frequency_interval", "month")
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_aggregate, request, search, names, interval)
+
+
+@router.get("/aggregations", summary="Available aggregations")
+def aggregations(request: Request) -> dict[str, Any]:
+    from eokg.catalog.index import AGGREGATIONS
+
+    base = _base(request)
+    return {
+        "aggregations": [{"name": name} for name in AGGREGATIONS],
+        "links": [_link("root", base), _link("self", f"{base}/aggregations")],
+    }

@@ -1,0 +1,138 @@
+"""STAC search parameters, from a GET query string or a POST body, to a SearchRequest.
+
+All parsing errors become ``InputError`` naming the offending parameter, which
+the problem handler turns into a 400 the client can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from eokg.catalog.index import FieldsSpec, SearchRequest, SortField
+from eokg.errors import InputError
+
+#: GET parameters that are not part of SearchRequest but of the endpoint.
+EXTRA_GET = {"aggregations", "datetime_frequency_interval", "f"}
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _sortby(value: str) -> list[dict[str, str]]:
+    out = []
+    for part in _csv(value):
+        direction = "desc" if part.startswith("-") else "asc"
+        out.append({"field": part.lstrip("+-"), "direction": direction})
+    return out
+
+
+def _fields(value: str) -> dict[str, list[str]]:
+    include: list[str] = []
+    exclude: list[str] = []
+    for part in _csv(value):
+        (exclude if part.startswith("-") else include).append(part.lstrip("+-"))
+    return {"include": include, "exclude": exclude}
+
+
+def from_query(params: Mapping[str, str], **fixed: Any) -> SearchRequest:
+    """Parse GET query parameters (comma-separated lists, ``+/-`` sort prefixes)."""
+    data: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in EXTRA_GET:
+            continue
+        if key == "bbox":
+            try:
+                data["bbox"] = [float(v) for v in _csv(value)]
+            except ValueError as exc:
+                raise InputError("bbox must be comma-separated numbers", where="bbox") from exc
+        elif key == "intersects":
+            try:
+                data["intersects"] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InputError("intersects must be GeoJSON", where="intersects") from exc
+        elif key in ("ids", "collections", "q", "concepts"):
+            data[key] = _csv(value)
+        elif key == "sortby":
+            data["sortby"] = _sortby(value)
+        elif key == "fields":
+            data["fields"] = _fields(value)
+        elif key == "limit":
+            try:
+                data["limit"] = int(value)
+            except ValueError as exc:
+                raise InputError("limit must be an integer", where="limit") from exc
+        elif key in ("datetime", "token", "filter", "filter-lang", "filter-crs"):
+            data[key] = value
+        else:
+            raise InputError(f"unknown query parameter {key!r}", where=key)
+    data.update(fixed)
+    return build(data)
+
+
+def from_body(body: Any, **fixed: Any) -> SearchRequest:
+    """Parse a POST body (JSON object as in the STAC API spec)."""
+    if not isinstance(body, dict):
+        raise InputError("the search body must be a JSON object", where="body")
+    data = {k: v for k, v in body.items() if k not in EXTRA_GET}
+    if isinstance(data.get("q"), str):
+        data["q"] = _csv(data["q"])
+    if isinstance(data.get("sortby"), str):
+        data["sortby"] = _sortby(data["sortby"])
+    if isinstance(data.get("fields"), str):
+        data["fields"] = _fields(data["fields"])
+    data.update(fixed)
+    return build(data)
+
+
+def build(data: dict[str, Any]) -> SearchRequest:
+    try:
+        return SearchRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InputError(message, where=where) from exc
+
+
+def to_body(request: SearchRequest) -> dict[str, Any]:
+    """A SearchRequest as a POST body (for ``next`` links of POST searches)."""
+    return request.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+
+
+def to_query(request: SearchRequest) -> dict[str, str]:
+    """A SearchRequest as GET query parameters (for ``next`` links of GET searches)."""
+    out: dict[str, str] = {}
+    if request.bbox is not None:
+        out["bbox"] = ",".join(repr(v) for v in request.bbox)
+    if request.intersects is not None:
+        out["intersects"] = json.dumps(request.intersects, separators=(",", ":"))
+    for key in ("ids", "collections", "q", "concepts"):
+        values = getattr(request, key)
+        if values:
+            out[key] = ",".join(values)
+    for key in ("datetime", "token"):
+        if getattr(request, key):
+            out[key] = getattr(request, key)
+    if request.filter is not None:
+        out["filter"] = (
+            request.filter if isinstance(request.filter, str) else json.dumps(request.filter)
+        )
+        out["filter-lang"] = request.filter_lang or (
+            "cql2-json" if isinstance(request.filter, dict) else "cql2-text"
+        )
+    if request.sortby:
+        out["sortby"] = ",".join(
+            ("-" if s.direction == "desc" else "+") + s.field for s in request.sortby
+        )
+    if request.fields and (request.fields.include or request.fields.exclude):
+        out["fields"] = ",".join(request.fields.include + ["-" + e for e in request.fields.exclude])
+    out["limit"] = str(request.limit)
+    return out
+
+
+__all__ = ["FieldsSpec", "SortField", "build", "from_body", "from_query", "to_body", "to_query"]

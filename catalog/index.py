@@ -1,0 +1,206 @@
+"""The one interface every catalogue backend implements, and its request/response models.
+
+The STAC API, the CLI and the pipeline talk only to ``MetadataIndex``; which
+backend sits behind it (embedded SQLite or Elasticsearch) is a config value,
+resolved once by ``open_index``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eokg.catalog.timeutil import parse_interval
+from eokg.config import CatalogSettings
+from eokg.errors import ConfigError, InputError
+
+#: hard cap on page size, whatever the client asks.
+MAX_LIMIT = 10_000
+#: aggregations every backend supports.
+AGGREGATIONS = (
+    "total_count",
+    "collection_frequency",
+    "datetime_frequency",
+    "concept_frequency",
+    "datetime_min",
+    "datetime_max",
+)
+
+
+class SortField(BaseModel):
+    field: str
+    direction: Literal["asc", "desc"] = "asc"
+
+
+class FieldsSpec(BaseModel):
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class SearchRequest(BaseModel):
+    """A STAC item search, whichever way it arrived (GET query string, POST body, Python)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    bbox: list[float] | None = None
+    intersects: dict[str, Any] | None = None
+    datetime: str | None = None
+    ids: list[str] | None = None
+    collections: list[str] | None = None
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
+    token: str | None = None
+    filter: str | dict[str, Any] | None = None
+    filter_lang: Literal["cql2-text", "cql2-json"] | None = Field(default=None, alias="filter-lang")
+    filter_crs: str | None = Field(default=None, alias="filter-crs")
+    sortby: list[SortField] | None = None
+    fields: FieldsSpec | None = None
+    q: list[str] | None = None
+    concepts: list[str] | None = None
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        if len(value) not in (4, 6):
+            raise ValueError("bbox needs 4 or 6 numbers")
+        if len(value) == 6:
+            value = [value[0], value[1], value[3], value[4]]
+        if value[1] > value[3]:
+            raise ValueError("bbox south is greater than north")
+        return value
+
+    @field_validator("datetime")
+    @classmethod
+    def _check_datetime(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_interval(value)
+            except InputError as exc:
+                raise ValueError(exc.message) from exc
+        return value
+
+    def interval(self) -> tuple[float | None, float | None] | None:
+        return parse_interval(self.datetime) if self.datetime else None
+
+    def sort_fields(self) -> list[SortField]:
+        """The requested order, or newest first; ``id`` then ``collection`` break ties,
+        so every item has a distinct sort key and keyset pages are stable."""
+        order = list(self.sortby or [SortField(field="datetime", direction="desc")])
+        for tie in ("id", "collection"):
+            if not any(s.field == tie for s in order):
+                order.append(SortField(field=tie, direction="asc"))
+        return order
+
+    def cql2_json(self) -> dict[str, Any] | None:
+        from eokg.catalog.cql2_parse import filter_to_json
+
+        return filter_to_json(self.filter, self.filter_lang)
+
+
+@dataclass
+class Match:
+    """Why a hit matched: the requested concept or term and the item field that satisfied it."""
+
+    kind: Literal["concept", "text"]
+    query: str
+    via: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "query": self.query, "via": self.via}
+
+
+@dataclass
+class SearchPage:
+    items: list[dict[str, Any]]
+    matched: int | None
+    next_token: str | None
+    #: item id -> reasons (only for q/concepts searches)
+    why: dict[str, list[Match]] = field(default_factory=dict)
+
+
+@dataclass
+class ItemFailure:
+    item_id: str | None
+    reason: str
+    field: str | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class BulkReport:
+    indexed: int = 0
+    failures: list[ItemFailure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def merge(self, other: BulkReport) -> None:
+        self.indexed += other.indexed
+        self.failures.extend(other.failures)
+
+
+@runtime_checkable
+class MetadataIndex(Protocol):
+    """What the STAC API and CLI need from a catalogue backend."""
+
+    def add_collection(self, collection: dict[str, Any]) -> None: ...
+
+    def upsert_items(
+        self,
+        items: Iterable[dict[str, Any]],
+        *,
+        batch_size: int = 1000,
+        on_failure: Callable[[ItemFailure], None] | None = None,
+    ) -> BulkReport:
+        """Validate and write ``items`` in transactional batches; bad items are reported
+        (and passed to ``on_failure`` the moment they are rejected), good ones kept."""
+        ...
+
+    def get_item(self, collection: str, item_id: str) -> dict[str, Any]: ...
+
+    def delete_item(self, collection: str, item_id: str) -> None: ...
+
+    def search(self, request: SearchRequest) -> SearchPage: ...
+
+    def aggregate(
+        self, request: SearchRequest, aggregations: list[str], *, interval: str = "month"
+    ) -> list[dict[str, Any]]: ...
+
+    def collections(self) -> list[dict[str, Any]]: ...
+
+    def get_collection(self, collection_id: str) -> dict[str, Any]: ...
+
+    def queryables(self, collection: str | None = None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+#: backend name (CatalogSettings.backend) -> "module:factory".  Immutable on purpose.
+BACKENDS: dict[str, str] = {
+    "embedded": "eokg.catalog.sqlite_index:SqliteIndex.from_settings",
+    "elasticsearch": "eokg.catalog.es_index:EsIndex.from_settings",
+}
+
+
+def open_index(settings: CatalogSettings, **kwargs: Any) -> MetadataIndex:
+    """Open the backend the settings choose; ``kwargs`` (e.g. ``concepts``) go to its factory."""
+    target = BACKENDS.get(settings.backend)
+    if target is None:
+        raise ConfigError(
+            f"unknown catalogue backend {settings.backend!r}", where="catalog.backend"
+        )
+    module_name, _, attr = target.partition(":")
+    factory: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        factory = getattr(factory, part)
+    index: MetadataIndex = factory(settings, **kwargs)
+    return index

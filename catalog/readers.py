@@ -1,0 +1,80 @@
+"""Stream STAC documents out of files without loading big files whole.
+
+Accepts a STAC item, an ItemCollection/FeatureCollection, a STAC collection,
+or newline-delimited JSON (one item per line, streamed).  Each yielded record
+says where it came from (file and line or feature index) so failures can be
+traced back to the input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from eokg.errors import InputError
+
+NDJSON_SUFFIXES = {".ndjson", ".jsonl", ".geojsonl", ".geojsons"}
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: Literal["item", "collection", "broken"]
+    doc: Any
+    where: str
+    error: str | None = None
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    """Yield the items and collections in ``path`` (a file, or a folder walked for JSON)."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and (
+                child.suffix in NDJSON_SUFFIXES or child.suffix in (".json", ".geojson")
+            ):
+                yield from read_records(child)
+        return
+    if not path.is_file():
+        raise InputError("no such file", where=str(path))
+    if path.suffix in NDJSON_SUFFIXES:
+        yield from _ndjson(path)
+        return
+    try:
+        with path.open("rb") as handle:
+            doc = json.load(handle)
+    except json.JSONDecodeError as exc:
+        # A .json file may still be newline-delimited: try that before giving up.
+        if exc.msg == "Extra data":
+            yield from _ndjson(path)
+            return
+        yield Record("broken", None, f"{path}:{exc.lineno}", f"not JSON: {exc.msg}")
+        return
+    yield from _classify(doc, str(path))
+
+
+def _ndjson(path: Path) -> Iterator[Record]:
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Record("broken", None, where, f"not JSON: {exc.msg}")
+                continue
+            yield from _classify(doc, where)
+
+
+def _classify(doc: Any, where: str) -> Iterator[Record]:
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    if kind == "FeatureCollection":
+        for position, feature in enumerate(doc.get("features") or []):
+            yield Record("item", feature, f"{where}#features[{position}]")
+    elif kind == "Collection":
+        yield Record("collection", doc, where)
+    else:
+        # Items and anything else: item validation reports what is wrong.
+        yield Record("item", doc, where)

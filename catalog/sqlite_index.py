@@ -1,0 +1,613 @@
+"""Embedded catalogue backend: SQLite with JSON1, R*Tree and FTS5; no server.
+
+Writes happen in transactional batches (one ``BEGIN IMMEDIATE`` per batch), so a
+crash never leaves half a batch; a bad item is reported and skipped, never
+aborting its batch.  Reads build one WHERE clause from the request (CQL2 plus
+concept/free-text subqueries) and page with a keyset token, which stays stable
+while items are added.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely import prepared
+
+from eokg.catalog.concepts import ConceptQuery, ConceptScheme, concept_query
+from eokg.catalog.cql2_sql import CqlToSql
+from eokg.catalog.index import (
+    BulkReport,
+    ItemFailure,
+    Match,
+    SearchPage,
+    SearchRequest,
+    SortField,
+)
+from eokg.catalog.items import (
+    MATCHED_PROPERTY,
+    IndexedItem,
+    placeholder_collection,
+    prepare_item,
+)
+from eokg.catalog.queryables import json_type, queryables_document
+from eokg.catalog.search_common import (
+    apply_fields,
+    core_to_cql2,
+    decode_token,
+    encode_token,
+    explain,
+    fts_query,
+)
+from eokg.catalog.sqlite_fastpath import (
+    TIME_MAX,
+    TIME_MIN,
+    SpatialPlan,
+    exact_filter,
+    page_after,
+    split_filter,
+)
+from eokg.catalog.sqlite_schema import ITEM_SQL, initialise
+from eokg.config import CatalogSettings
+from eokg.errors import InputError, ItemValidationError, NotFound, StoreError
+
+#: above this many matches a page is cut from the time index, probing the rowid sets.
+LARGE_MATCH = 5000
+
+
+@dataclass
+class Where:
+    """Conditions over ``items i``: plain clauses plus rowid sets (free text, concepts)."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    sets: list[tuple[str, list[Any]]] = field(default_factory=list)
+    concepts: ConceptQuery | None = None
+
+    def add_set(self, sql: str, params: list[Any]) -> None:
+        self.sets.append((sql, params))
+
+    def sql(self, *, probe_sets: bool = False) -> tuple[list[str], list[Any]]:
+        """All conditions as (clauses, params); ``probe_sets`` stops SQLite driving from them."""
+        clauses, params = list(self.clauses), list(self.params)
+        lhs = "+i.rowid" if probe_sets else "i.rowid"
+        for sql, set_params in self.sets:
+            clauses.append(f"{lhs} IN ({sql})")
+            params.extend(set_params)
+        return clauses, params
+
+
+@lru_cache(maxsize=64)
+def _query_geometry(wkb: bytes) -> Any:
+    return prepared.prep(shapely.from_wkb(wkb))
+
+
+#: exact predicates: (prepared query geometry, item geometry) -> bool.
+PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
+    "intersects": lambda q, g: q.intersects(g),
+    "within": lambda q, g: q.contains(g),  # the item lies within the query
+    "contains": lambda q, g: g.contains(q.context),
+    "disjoint": lambda q, g: q.disjoint(g),
+    "equals": lambda q, g: g.equals(q.context),
+    "touches": lambda q, g: q.touches(g),
+    "crosses": lambda q, g: q.crosses(g),
+    "overlaps": lambda q, g: q.overlaps(g),
+}
+
+
+def _spatial(op: str, item_wkb: bytes | None, query_wkb: bytes) -> int:
+    """SQL function ``eokg_spatial``: the exact shapely check after the R*Tree prefilter."""
+    if item_wkb is None:
+        return 1 if op == "disjoint" else 0
+    return int(PREDICATES[op](_query_geometry(query_wkb), shapely.from_wkb(item_wkb)))
+
+
+class SqliteIndex:
+    """The ``MetadataIndex`` on one SQLite file (or in memory when ``path`` is None)."""
+
+    def __init__(self, path: Path | str | None = None, *, concepts: ConceptScheme | None = None):
+        self.path = str(path) if path else ":memory:"
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.concepts = concepts
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            initialise(self._conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the catalogue: {exc}", where=self.path) from exc
+        self._conn.create_function("eokg_spatial", 3, _spatial, deterministic=True)
+        self._max_duration = self._read_max_duration()
+        self._known_queryables: set[tuple[str, str]] = {
+            (c, n) for c, n in self._conn.execute("SELECT collection, name FROM queryables")
+        }
+
+    def _read_max_duration(self) -> float | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'max_duration'").fetchone()
+        return float(row[0]) if row else None
+
+    @classmethod
+    def from_settings(
+        cls, settings: CatalogSettings, *, concepts: ConceptScheme | None = None
+    ) -> SqliteIndex:
+        if concepts is None:
+            from eokg.catalog.concepts import default_scheme
+
+            concepts = default_scheme()
+        return cls(settings.path, concepts=concepts)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writes -------------------------------------------------------------
+    def add_collection(self, collection: dict[str, Any]) -> None:
+        cid = collection.get("id")
+        if not isinstance(cid, str) or not cid:
+            raise ItemValidationError("collection has no string 'id'", where="collection ?")
+        if collection.get("type", "Collection") != "Collection":
+            raise ItemValidationError("type must be 'Collection'", where=f"collection {cid!r}")
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO collections (id, doc) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                (cid, json.dumps(collection)),
+            )
+
+    def upsert_items(
+        self,
+        items: Iterable[dict[str, Any]],
+        *,
+        batch_size: int = 1000,
+        on_failure: Callable[[ItemFailure], None] | None = None,
+    ) -> BulkReport:
+        report = BulkReport()
+        batch: list[IndexedItem] = []
+        for position, raw in enumerate(items):
+            try:
+                batch.append(prepare_item(raw))
+            except ItemValidationError as exc:
+                item_id = raw.get("id") if isinstance(raw, dict) else None
+                report.failures.append(
+                    ItemFailure(
+                        item_id if isinstance(item_id, str) else None,
+                        exc.message,
+                        exc.details.get("field"),
+                        f"#{position}",
+                    )
+                )
+                if on_failure is not None:
+                    on_failure(report.failures[-1])
+            if len(batch) >= batch_size:
+                report.indexed += self._write_batch(batch)
+                batch = []
+        if batch:
+            report.indexed += self._write_batch(batch)
+        return report
+
+    def _write_batch(self, batch: list[IndexedItem]) -> int:
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                new_collections = {p.collection for p in batch}
+                for cid in new_collections:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO collections (id, doc) VALUES (?, ?)",
+                        (cid, json.dumps(placeholder_collection(cid))),
+                    )
+                seen: set[tuple[str, str, str]] = set()
+                for prepared_item in batch:
+                    self._write_one(conn, prepared_item)
+                    cid = prepared_item.collection
+                    for name, value in prepared_item.item["properties"].items():
+                        if (cid, name) not in self._known_queryables:
+                            seen.add((cid, name, json_type(value)))
+                durations = [p.end - p.start for p in batch if p.start is not None and p.end]
+                longest = max(durations, default=0.0)
+                if self._max_duration is None or longest > self._max_duration:
+                    conn.execute(
+                        "INSERT INTO meta VALUES ('max_duration', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+                        (longest,),
+                    )
+                fresh = [q for q in seen if (q[0], q[1]) not in self._known_queryables]
+                conn.executemany("INSERT OR IGNORE INTO queryables VALUES (?, ?, ?)", fresh)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"batch write failed: {exc}", where=self.path) from exc
+                raise
+            self._known_queryables.update((q[0], q[1]) for q in fresh)
+            self._max_duration = self._read_max_duration()
+        return len(batch)
+
+    def _write_one(self, conn: sqlite3.Connection, p: IndexedItem) -> None:
+        row = conn.execute(
+            "SELECT rowid FROM items WHERE collection = ? AND id = ?", (p.collection, p.id)
+        ).fetchone()
+        wkb = shapely.to_wkb(p.geometry) if p.geometry is not None else None
+        shell = {**p.item, "properties": None}  # key order kept; json_set fills it back
+        values = (
+            p.collection,
+            p.id,
+            p.start,
+            p.end,
+            json.dumps(shell, separators=(",", ":")),
+            json.dumps(p.item["properties"], separators=(",", ":")),
+            json.dumps(p.derived) if p.derived else None,
+            wkb,
+        )
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO items (collection, id, t_start, t_end, item, props, derived, geom) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            rowid = cur.lastrowid
+        else:
+            rowid = row[0]
+            conn.execute(
+                "UPDATE items SET collection=?, id=?, t_start=?, t_end=?, item=?, props=?, "
+                "derived=?, geom=? WHERE rowid=?",
+                (*values, rowid),
+            )
+            self._delete_side_rows(conn, rowid)
+        if p.bbox is not None:
+            minx, miny, maxx, maxy = p.bbox
+            mint = p.start if p.start is not None else TIME_MIN
+            maxt = p.end if p.end is not None else TIME_MAX
+            conn.execute(
+                "INSERT INTO items_rtree VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rowid, minx, maxx, miny, maxy, mint, maxt),
+            )
+        labels = self.concepts.labels_text(p.concepts) if self.concepts else ""
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, description, keywords, concepts) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (rowid, p.text["title"], p.text["description"], p.text["keywords"], labels),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO item_concepts (concept, item) VALUES (?, ?)",
+            [(c, rowid) for c in p.concepts],
+        )
+
+    @staticmethod
+    def _delete_side_rows(conn: sqlite3.Connection, rowid: int) -> None:
+        conn.execute("DELETE FROM items_rtree WHERE id = ?", (rowid,))
+        conn.execute("DELETE FROM items_fts WHERE rowid = ?", (rowid,))
+        conn.execute("DELETE FROM item_concepts WHERE item = ?", (rowid,))
+
+    def delete_item(self, collection: str, item_id: str) -> None:
+        with self._lock:
+            conn = self._conn
+            row = conn.execute(
+                "SELECT rowid FROM items WHERE collection = ? AND id = ?", (collection, item_id)
+            ).fetchone()
+            if row is None:
+                raise NotFound("no such item", where=f"{collection}/{item_id}")
+            conn.execute("BEGIN IMMEDIATE")
+            self._delete_side_rows(conn, row[0])
+            conn.execute("DELETE FROM items WHERE rowid = ?", (row[0],))
+            conn.execute("COMMIT")
+
+    # -- reads --------------------------------------------------------------
+    def collections(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT doc FROM collections ORDER BY id").fetchall()
+        return [json.loads(doc) for (doc,) in rows]
+
+    def get_collection(self, collection_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc FROM collections WHERE id = ?", (collection_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound("no such collection", where=f"collection {collection_id!r}")
+        doc: dict[str, Any] = json.loads(row[0])
+        return doc
+
+    def get_item(self, collection: str, item_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {ITEM_SQL} FROM items i WHERE i.collection = ? AND i.id = ?",
+                (collection, item_id),
+            ).fetchone()
+        if row is None:
+            raise NotFound("no such item", where=f"{collection}/{item_id}")
+        item: dict[str, Any] = json.loads(row[0])
+        return item
+
+    def queryables(self, collection: str | None = None) -> dict[str, Any]:
+        sql = "SELECT name, type FROM queryables"
+        params: tuple[Any, ...] = ()
+        if collection is not None:
+            self.get_collection(collection)
+            sql += " WHERE collection = ?"
+            params = (collection,)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return queryables_document(dict(rows), collection)
+
+    def _translator(self) -> CqlToSql:
+        return CqlToSql(max_duration=self._max_duration)
+
+    def _where(self, request: SearchRequest) -> Where:
+        """The whole request as SQL (spatial checks through ``eokg_spatial``)."""
+        where = Where()
+        tree = core_to_cql2(request)
+        if tree is not None:
+            sql = self._translator().translate(tree)
+            where.clauses.append(sql.sql)
+            where.params.extend(sql.params)
+        selective = bool(request.datetime or request.ids)
+        self._semantic(request, where, correlated=selective)
+        return where
+
+    def _spatial_plan(self, request: SearchRequest) -> tuple[SpatialPlan, Where] | None:
+        """Split off the spatial constraints for the fast path, or None if there are none."""
+        geoms, rest = split_filter(request.cql2_json())
+        if request.bbox is not None:
+            geoms.append(shapely.box(*request.bbox))
+        if request.intersects is not None:
+            from eokg.catalog.cql2_sql import literal_geometry
+
+            geoms.append(literal_geometry(request.intersects, "intersects"))
+        if not geoms:
+            return None
+        plan = SpatialPlan(geoms, rest)
+        core = request.model_copy(
+            update={"bbox": None, "intersects": None, "filter": None, "filter_lang": None}
+        )
+        where = Where()
+        translator = self._translator()
+        for node, at in [(core_to_cql2(core), "filter"), *rest]:
+            if node is None:
+                continue
+            sql = translator.translate(node, at)
+            where.clauses.append(sql.sql)
+            where.params.extend(sql.params)
+        self._semantic(request, where, correlated=True)
+        return plan, where
+
+    def _semantic(self, request: SearchRequest, where: Where, *, correlated: bool) -> None:
+        """Add the concept and free-text conditions and keep the concept expansion.
+
+        Each becomes a *set* of item rowids (a subquery).  ``correlated`` says
+        another, selective condition (time, ids, R*Tree) drives the scan, so the
+        concept test is a per-row probe rather than a big IN list.
+        """
+        if not (request.concepts or request.q):
+            return
+        cq = concept_query(self.concepts, request.concepts or [], request.q or [])
+        where.concepts = cq
+        if request.concepts:
+            iris = sorted({i for c in request.concepts for i in cq.expansions[c]})
+            marks = ", ".join("?" * len(iris))
+            if correlated:
+                where.clauses.append(
+                    "EXISTS (SELECT 1 FROM item_concepts c WHERE c.item = i.rowid "
+                    f"AND c.concept IN ({marks}))"
+                )
+                where.params.extend(iris)
+            else:
+                where.add_set(f"SELECT item FROM item_concepts WHERE concept IN ({marks})", iris)
+        if request.q:
+            parts: list[str] = []
+            params: list[Any] = []
+            match = fts_query(request.q)
+            if match:
+                parts.append("SELECT rowid FROM items_fts WHERE items_fts MATCH ?")
+                params.append(match)
+            by_term = {i for term in request.q for c in self._term_concepts(term, cq) for i in c}
+            if by_term:
+                marks = ", ".join("?" * len(by_term))
+                parts.append(f"SELECT item FROM item_concepts WHERE concept IN ({marks})")
+                params.extend(sorted(by_term))
+            if not parts:
+                raise InputError("free-text query has no searchable words", where="q")
+            where.add_set(" UNION ".join(parts), params)
+
+    def _term_concepts(self, term: str, cq: ConceptQuery) -> list[frozenset[str]]:
+        if self.concepts is None:
+            return []
+        return [cq.expansions[c] for c in self.concepts.match_text(term) if c in cq.expansions]
+
+    @staticmethod
+    def _sort_sql(field: SortField) -> str:
+        name = field.field.removeprefix("properties.")
+        if name in ("datetime", "start_datetime"):
+            return "i.t_start"
+        if name == "end_datetime":
+            return "i.t_end"
+        if name in ("id", "collection"):
+            return f"i.{name}"
+        if not name or any(c in name for c in "'\\"):
+            raise InputError(f"cannot sort by {field.field!r}", where="sortby")
+        escaped = name.replace('"', '\\"')
+        return f"json_extract(i.props, '$.\"{escaped}\"')"
+
+    @staticmethod
+    def _after(keys: list[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
+        """Keyset condition "row comes after ``values``" for mixed directions, NULL-safe.
+
+        SQLite sorts NULL first ascending (last descending), which the per-key
+        "greater"/"equal" tests below follow exactly.
+        """
+        ors: list[str] = []
+        params: list[Any] = []
+        for depth, (expr, direction) in enumerate(keys):
+            ands: list[str] = []
+            for (prev_expr, _), prev_value in zip(keys[:depth], values[:depth], strict=True):
+                ands.append(f"{prev_expr} IS ?")
+                params.append(prev_value)
+            value = values[depth]
+            if direction == "asc":
+                if value is None:
+                    ands.append(f"{expr} IS NOT NULL")
+                else:
+                    ands.append(f"{expr} > ?")
+                    params.append(value)
+            else:
+                if value is None:
+                    ands.append("0")
+                else:
+                    ands.append(f"({expr} < ? OR {expr} IS NULL)")
+                    params.append(value)
+            ors.append("(" + " AND ".join(ands) + ")")
+        return "(" + " OR ".join(ors) + ")", params
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        order = request.sort_fields()
+        keys = [(self._sort_sql(f), f.direction) for f in order]
+        token_keys = decode_token(request.token, len(keys)) if request.token else None
+        with self._lock:
+            try:
+                spatial = self._spatial_plan(request)
+                if spatial is not None:
+                    rows, matched, more, cq = self._search_spatial(
+                        request, keys, token_keys, spatial
+                    )
+                else:
+                    rows, matched, more, cq = self._search_sql(request, keys, token_keys)
+            except sqlite3.OperationalError as exc:
+                raise InputError(f"query could not run: {exc}", where="filter") from exc
+        next_token = encode_token(list(rows[-1][1])) if more and rows else None
+        items: list[dict[str, Any]] = []
+        why: dict[str, list[Match]] = {}
+        for doc, _ in rows:
+            item = json.loads(doc)
+            if cq is not None:
+                reasons = explain(item, request.q or [], cq)
+                why[item["id"]] = reasons
+                item["properties"][MATCHED_PROPERTY] = [r.to_json() for r in reasons]
+            items.append(apply_fields(item, request.fields))
+        return SearchPage(items=items, matched=matched, next_token=next_token, why=why)
+
+    def _search_sql(
+        self, request: SearchRequest, keys: list[tuple[str, str]], token_keys: list[Any] | None
+    ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:
+        """Everything in SQL: COUNT(*), then keyset condition and ORDER BY ... LIMIT.
+
+        When many items match, the rowid sets (free text, concepts) are only
+        probed (``+i.rowid``) so SQLite walks the time index in order and stops
+        at the page size, instead of sorting every match.
+        """
+        where = self._where(request)
+        matched = self._count(where)
+        probe_sets = matched > LARGE_MATCH and keys[0][0] == "i.t_start"
+        clauses, params = where.sql(probe_sets=probe_sets)
+        if token_keys is not None:
+            condition, extra = self._after(keys, token_keys)
+            clauses.append(condition)
+            params.extend(extra)
+        sql_where = " AND ".join(f"({c})" for c in clauses) or "1"
+        order_sql = ", ".join(f"{expr} {direction.upper()}" for expr, direction in keys)
+        key_cols = ", ".join(expr for expr, _ in keys)
+        rows = self._conn.execute(
+            f"SELECT {ITEM_SQL}, {key_cols} FROM items i WHERE {sql_where} "
+            f"ORDER BY {order_sql} LIMIT ?",
+            [*params, request.limit + 1],
+        ).fetchall()
+        more = len(rows) > request.limit
+        return [(r[0], tuple(r[1:])) for r in rows[: request.limit]], matched, more, where.concepts
+
+    def _count(self, where: Where) -> int:
+        """``numberMatched``; with only rowid sets, counted on the sets alone."""
+        if where.sets and not where.clauses:
+            sets = " INTERSECT ".join(f"SELECT * FROM ({sql})" for sql, _ in where.sets)
+            params = [p for _, ps in where.sets for p in ps]
+            (n,) = self._conn.execute(f"SELECT COUNT(*) FROM ({sets})", params).fetchone()
+            return int(n)
+        clauses, params = where.sql()
+        sql_where = " AND ".join(f"({c})" for c in clauses) or "1"
+        (n,) = self._conn.execute(
+            f"SELECT COUNT(*) FROM items i WHERE {sql_where}", params
+        ).fetchone()
+        return int(n)
+
+    def _search_spatial(
+        self,
+        request: SearchRequest,
+        keys: list[tuple[str, str]],
+        token_keys: list[Any] | None,
+        spatial: tuple[SpatialPlan, Where],
+    ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:
+        """R*Tree (space + time) in SQL, exact footprints in shapely, page cut by keyset."""
+        plan, where = spatial
+        clauses, params = where.sql()
+        cq = where.concepts
+        qbox = plan.box
+        if qbox is None:
+            return [], 0, False, cq
+        minx, miny, maxx, maxy = qbox
+        conditions = ["r.minx <= ?", "r.maxx >= ?", "r.miny <= ?", "r.maxy >= ?"]
+        rparams: list[Any] = [maxx, minx, maxy, miny]
+        interval = request.interval()
+        if interval is not None:
+            start, end = interval
+            if end is not None:
+                conditions.append("r.mint <= ?")
+                rparams.append(end)
+            if start is not None:
+                conditions.append("r.maxt >= ?")
+                rparams.append(start)
+        rect = plan.rectangle
+        geom_sql = "i.geom"
+        if rect is not None:
+            geom_sql = (
+                "CASE WHEN r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ? "
+                "THEN NULL ELSE i.geom END"
+            )
+        sql_where = " AND ".join([*conditions, *(f"({c})" for c in clauses)])
+        order_sql = ", ".join(f"{expr} {direction.upper()}" for expr, direction in keys)
+        key_cols = ", ".join(expr for expr, _ in keys)
+        select_params = [rect[0], rect[2], rect[1], rect[3]] if rect is not None else []
+        rows = self._conn.execute(
+            f"SELECT i.rowid, {key_cols}, {geom_sql} FROM items_rtree r "
+            f"CROSS JOIN items i ON i.rowid = r.id WHERE {sql_where} ORDER BY {order_sql}",
+            [*select_params, *rparams, *params],
+        ).fetchall()
+        survivors = exact_filter(rows, plan.geometries)
+        directions = [direction for _, direction in keys]
+        start_at = page_after(survivors, token_keys, directions)
+        page = survivors[start_at : start_at + request.limit]
+        more = start_at + request.limit < len(survivors)
+        docs: dict[int, str] = {}
+        if page:
+            marks = ", ".join("?" * len(page))
+            docs = dict(
+                self._conn.execute(
+                    f"SELECT i.rowid, {ITEM_SQL} FROM items i WHERE i.rowid IN ({marks})",
+                    [r[0] for r in page],
+                ).fetchall()
+            )
+        return [(docs[r[0]], tuple(r[1:-1])) for r in page], len(survivors), more, cq
+
+    def aggregate(
+        self, request: SearchRequest, aggregations: list[str], *, interval: str = "month"
+    ) -> list[dict[str, Any]]:
+        from eokg.catalog.sqlite_aggregate import aggregate
+
+        with self._lock:
+            clauses, params = self._where(request).sql()
+            return aggregate(self._conn, clauses, params, aggregations, interval)
+
+    def analyse(self) -> None:
+        """Refresh planner statistics after a bulk load (cheap, makes plans predictable)."""
+        with self._lock:
+            self._conn.execute("ANALYZE")
+
+    def iter_items(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {ITEM_SQL} FROM items i ORDER BY i.rowid").fetchall()
+        for (doc,) in rows:
+            yield json.loads(doc)
