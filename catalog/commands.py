@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,49 +40,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from eokg.catalog.index import BulkReport, ItemFailure, open_index
-    from eokg.catalog.readers import read_records
+    from eokg.catalog.index import open_index
+    from eokg.catalog.ingest import index_paths
 
     catalog = settings.catalog
     if args.catalog is not None:
         catalog = catalog.model_copy(update={"path": args.catalog})
     index = open_index(catalog)
-    report = BulkReport()
-    collections = 0
     started = time.perf_counter()
-    current = {"where": "?"}  # where the item being validated came from
-
-    def items() -> Iterator[dict[str, Any]]:
-        nonlocal collections
-        for path in args.paths:
-            for record in read_records(path):
-                if record.kind == "broken":
-                    report.failures.append(
-                        ItemFailure(None, record.error or "", None, record.where)
-                    )
-                elif record.kind == "collection":
-                    try:
-                        index.add_collection(record.doc)
-                        collections += 1
-                    except Exception as exc:  # report and continue with the rest
-                        report.failures.append(ItemFailure(None, str(exc), None, record.where))
-                else:
-                    current["where"] = record.where
-                    yield record.doc
-
-    def locate(failure: ItemFailure) -> None:
-        # Validation rejects an item as soon as it is read, i.e. the record just yielded.
-        if failure.source and failure.source.startswith("#"):
-            failure.source = current["where"]
-
     try:
-        result = index.upsert_items(items(), batch_size=args.batch_size, on_failure=locate)
+        report = index_paths(index, args.paths, batch_size=args.batch_size)
     finally:
         index.close()
-    report.merge(result)
     elapsed = time.perf_counter() - started
-    _print(report, collections, elapsed, args)
-    if report.indexed == 0 and report.failed and not collections:
+    _print(report.bulk, report.collections, elapsed, args)
+    if report.indexed == 0 and report.failed and not report.collections:
         return 2
     return 1 if report.failed else 0
 
