@@ -24,8 +24,6 @@ from fastapi.responses import JSONResponse, Response
 from eokg.api.sparql import (
     FORM,
     SPARQL_QUERY,
-    NotAcceptable,
-    UnsupportedMediaType,
     accept_of,
     decode_text,
     negotiate,
@@ -33,7 +31,13 @@ from eokg.api.sparql import (
     read_body,
     single_param,
 )
-from eokg.errors import QueryError, QueryTimeout, ResultTooLarge
+from eokg.errors import (
+    NotAcceptable,
+    QueryError,
+    QueryTimeout,
+    ResultTooLarge,
+    UnsupportedMediaType,
+)
 from eokg.kg.results import (
     RDF_MEDIA_TYPES,
     RESULTS_MEDIA_TYPES,

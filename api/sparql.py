@@ -28,12 +28,14 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from eokg.errors import (
     EokgError,
-    InputError,
+    NotAcceptable,
     QueryError,
     QueryTimeout,
     RequestTooLarge,
     StoreError,
     Unauthorized,
+    UnsupportedMediaType,
+    WritesDisabled,
 )
 from eokg.kg.results import (
     FORMAT_NAMES,
@@ -61,23 +63,6 @@ CHUNK_BYTES = 1 << 16
 PIPE_DEPTH = 8
 #: Seconds a service description stays cached (an update clears it at once).
 DESCRIPTION_TTL_S = 60.0
-
-
-class NotAcceptable(InputError):
-    code = "not-acceptable"
-    status = 406
-
-
-class UnsupportedMediaType(InputError):
-    code = "unsupported-media-type"
-    status = 415
-
-
-class WritesDisabled(Unauthorized):
-    """No API key is configured, so no key can be right: writes are off."""
-
-    code = "writes-disabled"
-    status = 403
 
 
 def setup(app: FastAPI) -> None:

@@ -16,9 +16,12 @@ into an RFC 9457 problem document.  The tree::
     │   ├── ShapeViolation          data that fails the SHACL shapes
     │   ├── ItemValidationError     an invalid STAC item
     │   ├── QueryError              invalid SPARQL / CQL2 / search request
-    │   └── RequestTooLarge         an oversized request body (HTTP 413)
+    │   ├── RequestTooLarge         an oversized request body (HTTP 413)
+    │   ├── NotAcceptable           no result format the client accepts (HTTP 406)
+    │   └── UnsupportedMediaType    a request body of the wrong type (HTTP 415)
     ├── NotFound                    unknown collection, item, graph (HTTP 404)
     ├── Unauthorized                missing or wrong API key (HTTP 401)
+    │   └── WritesDisabled          no API key configured, so writes are off (403)
     ├── LimitExceeded               query timeout or result-size limit (HTTP 503/413)
     │   ├── QueryTimeout
     │   └── ResultTooLarge
@@ -118,6 +121,16 @@ class RequestTooLarge(InputError):
     status = 413
 
 
+class NotAcceptable(InputError):
+    code = "not-acceptable"
+    status = 406
+
+
+class UnsupportedMediaType(InputError):
+    code = "unsupported-media-type"
+    status = 415
+
+
 class NotFound(EokgError):
     code = "not-found"
     status = 404
@@ -126,6 +139,13 @@ class NotFound(EokgError):
 class Unauthorized(EokgError):
     code = "unauthorized"
     status = 401
+
+
+class WritesDisabled(Unauthorized):
+    """No API key is configured, so no key can be right: writes are off."""
+
+    code = "writes-disabled"
+    status = 403
 
 
 class LimitExceeded(EokgError):
