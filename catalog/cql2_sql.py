@@ -155,7 +155,7 @@ class CqlToSql:
             if "property" in node:
                 return self._property_sql(str(node["property"]), where)
             if "timestamp" in node or "date" in node:
-                text = node.get("timestamp", node.get("date"))
+                text = node["timestamp"] if "timestamp" in node else node["date"]
                 if time_context:
                     return self._param(parse_instant(text, where=where))
                 return self._param(text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -436,7 +436,7 @@ class SqliteIndex:
         return f"json_extract(i.props, '$.\"{escaped}\"')"
 
     @staticmethod
-    def _after(keys: list[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
+    def _after(keys: Sequence[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
         """Keyset condition "row comes after ``values``" for mixed directions, NULL-safe.
 
         SQLite sorts NULL first ascending (last descending), which the per-key
@@ -493,7 +493,10 @@ class SqliteIndex:
         return SearchPage(items=items, matched=matched, next_token=next_token, why=why)
 
     def _search_sql(
-        self, request: SearchRequest, keys: list[tuple[str, str]], token_keys: list[Any] | None
+        self,
+        request: SearchRequest,
+        keys: Sequence[tuple[str, str]],
+        token_keys: list[Any] | None,
     ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:
         """Everything in SQL: COUNT(*), then keyset condition and ORDER BY ... LIMIT.
 
@@ -537,7 +540,7 @@ class SqliteIndex:
     def _search_spatial(
         self,
         request: SearchRequest,
-        keys: list[tuple[str, str]],
+        keys: Sequence[tuple[str, str]],
         token_keys: list[Any] | None,
         spatial: tuple[SpatialPlan, Where],
     ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:

@@ -12,12 +12,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, BinaryIO, Literal
+from typing import IO, Any, Literal, Protocol, cast
 from xml.sax.saxutils import escape, quoteattr
 
 from eokg.errors import QueryError, QueryTimeout, ResultTooLarge
 
 ResultKind = Literal["boolean", "solutions", "triples"]
+
+
+class BinarySink(Protocol):
+    """Where serialised bytes go: a binary file, or anything that writes and flushes."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -244,7 +253,7 @@ def write_boolean(value: bool, media_type: str) -> bytes:
 def write_triples(
     triples: Iterable[Any],
     media_type: str,
-    output: BinaryIO,
+    output: BinarySink,
     prefixes: dict[str, str] | None = None,
 ) -> None:
     """Serialise triples with pyoxigraph, which pulls them lazily from ``triples``."""
@@ -254,7 +263,9 @@ def write_triples(
     if rdf_format is None or media_type not in RDF_MEDIA_TYPES:
         raise QueryError(f"unsupported RDF format {media_type!r}", where="results")
     use_prefixes = prefixes if rdf_format.name in ("Turtle", "RDF/XML") else None
-    pyoxigraph.serialize(triples, output, rdf_format, prefixes=use_prefixes)
+    # pyoxigraph only calls write() and flush(); its stub asks for a whole IO[bytes].
+    sink = cast("IO[bytes]", output)
+    pyoxigraph.serialize(triples, sink, rdf_format, prefixes=use_prefixes)
 
 
 def variable_names(result: Any) -> list[str]:

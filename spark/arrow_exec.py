@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ def _ucschar(code: int) -> bool:
     )
 
 
-def _encode_where(values: pa.Array, pattern: str, encoder) -> pa.Array:  # type: ignore[no-untyped-def]
+def _encode_where(values: pa.Array, pattern: str, encoder: Callable[[str], str]) -> pa.Array:
     """Apply a Python ``encoder`` only to the values that match ``pattern``."""
     needs = pc.match_substring_regex(values, pattern)
     if not pc.any(needs).as_py():

@@ -112,8 +112,8 @@ def parse_geometries(values: pa.Array) -> tuple[np.ndarray, list[str | None], li
     crs: list[str | None] = [None] * n
     if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
         geoms = shapely.from_wkb(values.to_numpy(zero_copy_only=False), on_invalid="ignore")
-        for i in np.flatnonzero(pd_isnull(geoms) & ~np.asarray(values.is_null())):
-            reasons[i] = "unparseable WKB geometry"
+        for bad in np.flatnonzero(pd_isnull(geoms) & ~np.asarray(values.is_null())):
+            reasons[bad] = "unparseable WKB geometry"
         return geoms, crs, reasons
     texts = values.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
     is_json = np.array([isinstance(t, str) and t.lstrip()[:1] == "{" for t in texts])
@@ -195,8 +195,8 @@ def _geom_input(args: dict[str, pa.Array], n: int) -> tuple[np.ndarray, list[str
 
     geoms, prefix_crs, reasons = parse_geometries(args[P_GEOMETRY])
     if _flag(args, P_REQUIRED):
-        for i in np.flatnonzero(np.asarray(args[P_GEOMETRY].is_null())):
-            reasons[i] = "missing geometry"
+        for missing in np.flatnonzero(np.asarray(args[P_GEOMETRY].is_null())):
+            reasons[missing] = "missing geometry"
     if _flag(args, P_VALID):
         for i, g in enumerate(geoms):
             if g is not None and not shapely.is_valid(g):

@@ -16,10 +16,11 @@ the counts into ``_summary.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ from eokg.spark.summary import JobSummary
 
 OUT_SCHEMA = "kind string, line string"
 _OUT_ARROW = pa.schema([("kind", pa.string()), ("line", pa.string())])
+
+#: A ``mapInArrow`` function: Arrow batches in, Arrow batches out (runs on executors).
+_ArrowMapper = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+#: Spark frame and projection mode of each record stream, by :attr:`LogicalSource.key`.
+_Frames = dict[tuple[str, str, str | None], tuple[Any, str]]
 
 
 def _source_kind(source: LogicalSource) -> str:
@@ -85,7 +91,7 @@ def source_frame(
     return spark.createDataFrame(table), "projected"
 
 
-def _mapper(plan: MappingPlan, source: LogicalSource, mode: str):  # type: ignore[no-untyped-def]
+def _mapper(plan: MappingPlan, source: LogicalSource, mode: str) -> _ArrowMapper:
     """The mapInArrow function for one source (runs on executors)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -134,7 +140,9 @@ def _mapper(plan: MappingPlan, source: LogicalSource, mode: str):  # type: ignor
     return run
 
 
-def _keys_mapper(plan: MappingPlan, spec: JoinSpec, source: LogicalSource, mode: str, side: str):  # type: ignore[no-untyped-def]
+def _keys_mapper(
+    plan: MappingPlan, spec: JoinSpec, source: LogicalSource, mode: str, side: str
+) -> _ArrowMapper:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from eokg.spark.arrow_exec import Executor
         from eokg.spark.project import parse_json_lines, project_arrow, project_records
@@ -154,7 +162,7 @@ def _keys_mapper(plan: MappingPlan, spec: JoinSpec, source: LogicalSource, mode:
     return run
 
 
-def _join_frame(spark: Any, plan: MappingPlan, spec: JoinSpec, frames: dict) -> Any:  # type: ignore[type-arg]
+def _join_frame(spark: Any, plan: MappingPlan, spec: JoinSpec, frames: _Frames) -> Any:
     from pyspark.sql import functions as F
 
     keys = [f"k{i}" for i in range(len(spec.rom.joins))]
@@ -201,7 +209,7 @@ def run_spark(
     start = time.perf_counter()
     out_dir = Path(output)
     prepare_output(out_dir)
-    frames: dict[tuple[str, str, str | None], tuple[Any, str]] = {}
+    frames: _Frames = {}
     outputs = []
     for source in plan.sources():
         df, mode = source_frame(spark, plan, source, batch_rows)
@@ -267,7 +275,6 @@ def _count_lines(paths: Iterator[Path]) -> int:
     total = 0
     for path in paths:
         with path.open("rb") as handle:
-            total += sum(
-                chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b"")
-            )
+            read_chunk = functools.partial(handle.read, 1 << 20)
+            total += sum(chunk.count(b"\n") for chunk in iter(read_chunk, b""))
     return total

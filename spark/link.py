@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,8 +246,11 @@ _CELL_SCHEMA = (
     "cell long, iri string, wkb binary, minx double, miny double, maxx double, maxy double"
 )
 
+#: A ``mapInArrow`` function: Arrow batches in, Arrow batches out (runs on executors).
+_ArrowMapper = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
-def _cells_mapper(cell: float):  # type: ignore[no-untyped-def]
+
+def _cells_mapper(cell: float) -> _ArrowMapper:
     """Assign each geometry's bbox to the grid cells it covers (runs on executors)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -264,7 +267,7 @@ def _cells_mapper(cell: float):  # type: ignore[no-untyped-def]
             iy1 = np.floor(bounds[:, 3] / cell)
             rows: list[int] = []
             cells: list[int] = []
-            for i in np.flatnonzero(ok):
+            for i in np.flatnonzero(ok).tolist():
                 for x in range(int(ix0[i]), int(ix1[i]) + 1):
                     for y in range(int(iy0[i]), int(iy1[i]) + 1):
                         rows.append(i)
@@ -287,7 +290,7 @@ def _cell_id(x: int, y: int) -> int:
     return (x + (1 << 30)) * (1 << 31) + (y + (1 << 30))
 
 
-def _verify_mapper(wanted: Sequence[str]):  # type: ignore[no-untyped-def]
+def _verify_mapper(wanted: Sequence[str]) -> _ArrowMapper:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import shapely
 

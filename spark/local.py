@@ -204,11 +204,12 @@ def run_local(
             for tm, arrays in per_map.items():
                 for array in arrays:
                     if seen is not None:
-                        fresh = [
-                            x
-                            for x in array.to_pylist()
-                            if (h := hash(x)) not in seen and not seen.add(h)
-                        ]  # type: ignore[func-returns-value]
+                        fresh = []
+                        for x in array.to_pylist():
+                            h = hash(x)
+                            if h not in seen:
+                                seen.add(h)
+                                fresh.append(x)
                         writer.write(fresh)
                         triples[tm] = triples.get(tm, 0) + len(fresh)
                     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from eokg.errors import MappingError
 from eokg.spark.functions import FUNCTIONS, canonical_function, positional_params
@@ -27,11 +28,17 @@ from eokg.spark.model import (
     PredicateObjectMap,
     Reference,
     RefObjectMap,
+    TermKind,
     TermMap,
+    TermType,
     TriplesMap,
     parse_reference,
     parse_template,
 )
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+    from rdflib.term import Node
 
 RR = "http://www.w3.org/ns/r2rml#"
 RML = "http://semweb.mmlab.be/ns/rml#"
@@ -137,11 +144,11 @@ def _parse(
     return reader.triples_maps()
 
 
-def _normalise_rml2(graph) -> None:  # type: ignore[no-untyped-def]
+def _normalise_rml2(graph: Graph) -> None:
     """Rewrite http://w3id.org/rml/ terms to their legacy rr:/rml: equivalents."""
     from rdflib import URIRef
 
-    def legacy(term):  # type: ignore[no-untyped-def]
+    def legacy(term: Node) -> Node:
         if not isinstance(term, URIRef) or not str(term).startswith(RML2):
             return term
         local = str(term)[len(RML2) :]
@@ -165,8 +172,19 @@ def _normalise_rml2(graph) -> None:  # type: ignore[no-untyped-def]
 _FORMULATIONS_LOCAL = {"JSONPath", "CSV", "XPath", "SQL2008"}
 
 
+class _TermCommon(TypedDict):
+    """The :class:`TermMap` fields every kind of term map shares."""
+
+    term_type: TermType
+    where: str
+    datatype: str | None
+    language: str | None
+
+
 class _Reader:
-    def __init__(self, graph, file: str, base: Path, inputs: Mapping[str, Path | str]):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, graph: Graph, file: str, base: Path, inputs: Mapping[str, Path | str]
+    ) -> None:
         from rdflib import URIRef
 
         self.g = graph
@@ -177,19 +195,19 @@ class _Reader:
         self.base_uri = Path(file).resolve().as_uri()
 
     # helpers ---------------------------------------------------------------
-    def one(self, node, pred: str, where: str):  # type: ignore[no-untyped-def]
+    def one(self, node: Node, pred: str, where: str) -> Node | None:
         values = list(self.g.objects(node, self.U(pred)))
         if len(values) > 1:
             raise MappingError(f"more than one <{pred}>", where=where)
         return values[0] if values else None
 
-    def all(self, node, *preds: str) -> list:  # type: ignore[no-untyped-def]
-        out = []
+    def all(self, node: Node, *preds: str) -> list[Node]:
+        out: list[Node] = []
         for pred in preds:
             out.extend(self.g.objects(node, self.U(pred)))
         return out
 
-    def name(self, node) -> str:  # type: ignore[no-untyped-def]
+    def name(self, node: Node) -> str:
         from rdflib import BNode
 
         if isinstance(node, BNode):
@@ -210,7 +228,7 @@ class _Reader:
         ordered = sorted((n for n in nodes if n not in fn_bodies), key=str)
         return [self.triples_map(node) for node in ordered]
 
-    def triples_map(self, node) -> TriplesMap:  # type: ignore[no-untyped-def]
+    def triples_map(self, node: Node) -> TriplesMap:
         iri = self.name(node)
         where = f"{self.file} <{iri}>"
         source = self.logical_source(node, where)
@@ -246,19 +264,19 @@ class _Reader:
             mapping_file=self.file,
         )
 
-    def _pom_label(self, pom) -> str:  # type: ignore[no-untyped-def]
+    def _pom_label(self, pom: Node) -> str:
         preds = [str(p) for p in self.all(pom, RR + "predicate")]
         for pm in self.all(pom, RR + "predicateMap"):
             preds.extend(str(c) for c in self.all(pm, RR + "constant"))
         return f"<{sorted(preds)[0]}>" if preds else "(no predicate)"
 
-    def _pom_order(self, pom) -> str:  # type: ignore[no-untyped-def]
+    def _pom_order(self, pom: Node) -> str:
         preds = sorted(str(p) for p in self.all(pom, RR + "predicate"))
         for pm in self.all(pom, RR + "predicateMap"):
             preds.extend(str(c) for c in self.all(pm, RR + "constant"))
         return "|".join(sorted(preds)) + str(pom)
 
-    def logical_source(self, node, where: str) -> LogicalSource:  # type: ignore[no-untyped-def]
+    def logical_source(self, node: Node, where: str) -> LogicalSource:
         ls = self.one(node, RML + "logicalSource", where)
         if ls is None:
             raise MappingError("no rml:logicalSource", where=where)
@@ -283,7 +301,7 @@ class _Reader:
             where=lwhere,
         )
 
-    def formulation(self, node, source: str, where: str) -> Formulation:  # type: ignore[no-untyped-def]
+    def formulation(self, node: Node | None, source: str, where: str) -> Formulation:
         if node is not None:
             found = _FORMULATIONS.get(str(node))
             if found is None:
@@ -316,15 +334,15 @@ class _Reader:
         path = Path(source)
         return path if path.is_absolute() else self.base / path
 
-    def graph_maps(self, node, where: str) -> tuple[TermMap, ...]:  # type: ignore[no-untyped-def]
-        out = []
+    def graph_maps(self, node: Node, where: str) -> tuple[TermMap, ...]:
+        out: list[TermMap] = []
         for i, gm in enumerate(self.all(node, RR + "graphMap")):
             out.append(self.term_map(gm, f"{where} #{i + 1}", role="graph"))
         for g in self.all(node, RR + "graph"):
             out.append(TermMap(kind="constant", term_type="iri", where=where, constant=str(g)))
         return tuple(t for t in out if t.constant != RR + "defaultGraph")
 
-    def pom(self, node, where: str) -> PredicateObjectMap:  # type: ignore[no-untyped-def]
+    def pom(self, node: Node, where: str) -> PredicateObjectMap:
         preds = [
             TermMap(kind="constant", term_type="iri", where=f"{where} predicate", constant=str(p))
             for p in self.all(node, RR + "predicate")
@@ -371,7 +389,7 @@ class _Reader:
             where=where,
         )
 
-    def constant_term(self, value, where: str) -> TermMap:  # type: ignore[no-untyped-def]
+    def constant_term(self, value: Node, where: str) -> TermMap:
         from rdflib import Literal
 
         if isinstance(value, Literal):
@@ -394,7 +412,7 @@ class _Reader:
         except ValueError as exc:
             raise MappingError(str(exc), where=where) from exc
 
-    def term_map(self, node, where: str, role: str, raw: bool = False) -> TermMap:  # type: ignore[no-untyped-def]
+    def term_map(self, node: Node, where: str, role: str, raw: bool = False) -> TermMap:
         from rdflib import BNode
 
         if (
@@ -430,14 +448,14 @@ class _Reader:
                     where=where,
                     constant=term.constant,
                 )
-            kind = "constant"
+            kind: TermKind = "constant"
         elif reference is not None:
             kind = "reference"
         elif template is not None:
             kind = "template"
         else:
             kind = "function"
-        default_type = (
+        default_type: TermType = (
             "literal" if role == "object" and kind in ("reference", "function") else "iri"
         )
         if role == "param":
@@ -453,36 +471,40 @@ class _Reader:
             raise MappingError("a predicate map must produce IRIs", where=where)
         if language is not None and datatype is not None:
             raise MappingError("rr:language and rr:datatype together", where=where)
-        common = dict(
-            term_type=term_type,
-            where=where,
-            datatype=str(datatype) if datatype is not None else None,
-            language=str(language) if language is not None else None,
-        )
+        common: _TermCommon = {
+            "term_type": term_type,
+            "where": where,
+            "datatype": str(datatype) if datatype is not None else None,
+            "language": str(language) if language is not None else None,
+        }
         if kind == "constant":
-            return TermMap(kind="constant", constant=str(constant), **common)  # type: ignore[arg-type]
+            return TermMap(kind="constant", constant=str(constant), **common)
         if kind == "reference":
             return TermMap(
                 kind="reference", reference=self.reference(str(reference), where, raw), **common
-            )  # type: ignore[arg-type]
+            )
         if kind == "template":
             try:
                 parts = parse_template(str(template))
             except ValueError as exc:
                 raise MappingError(f"bad template: {exc}", where=where) from exc
-            return TermMap(kind="template", template=parts, **common)  # type: ignore[arg-type]
+            return TermMap(kind="template", template=parts, **common)
         call = self.function_call(
             function if function is not None else node, where, rrx=function is None
         )
-        return TermMap(kind="function", function=call, **common)  # type: ignore[arg-type]
+        return TermMap(kind="function", function=call, **common)
 
-    def term_type(self, node, where: str):  # type: ignore[no-untyped-def]
-        mapping = {RR + "IRI": "iri", RR + "Literal": "literal", RR + "BlankNode": "blank"}
+    def term_type(self, node: Node, where: str) -> TermType:
+        mapping: dict[str, TermType] = {
+            RR + "IRI": "iri",
+            RR + "Literal": "literal",
+            RR + "BlankNode": "blank",
+        }
         if str(node) not in mapping:
             raise MappingError(f"unknown rr:termType <{node}>", where=where)
         return mapping[str(node)]
 
-    def function_call(self, node, where: str, rrx: bool = False) -> FunctionCall:  # type: ignore[no-untyped-def]
+    def function_call(self, node: Node, where: str, rrx: bool = False) -> FunctionCall:
         fwhere = f"{where} function"
         if rrx:
             fn_iri = str(self.one(node, RRX + "function", fwhere))
@@ -496,11 +518,11 @@ class _Reader:
             names = positional_params(canonical)
             if len(args) > len(names):
                 raise MappingError(f"too many arguments for <{fn_iri}>", where=fwhere)
-            params = tuple(
+            positional = tuple(
                 (names[i], self.term_map(a, f"{fwhere} argument #{i + 1}", role="param"))
                 for i, a in enumerate(args)
             )
-            return self.checked_call(canonical, params, fn_iri, fwhere)
+            return self.checked_call(canonical, positional, fn_iri, fwhere)
         executes: str | None = None
         params: list[tuple[str, TermMap]] = []
         for i, pom in enumerate(self.all(node, RR + "predicateObjectMap")):
@@ -531,7 +553,9 @@ class _Reader:
             raise MappingError(f"unknown function <{executes}>; known: {known}", where=fwhere)
         return self.checked_call(canonical, tuple(params), executes, fwhere)
 
-    def checked_call(self, canonical: str, params, given: str, where: str) -> FunctionCall:  # type: ignore[no-untyped-def]
+    def checked_call(
+        self, canonical: str, params: tuple[tuple[str, TermMap], ...], given: str, where: str
+    ) -> FunctionCall:
         spec = FUNCTIONS[canonical]
         names = {p for p, _ in params}
         unknown = names - set(spec.params) - set(spec.aliases)

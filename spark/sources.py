@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from eokg.errors import MappingError
-from eokg.spark.model import LogicalSource, MappingPlan, Reference
+from eokg.spark.model import Formulation, LogicalSource, MappingPlan, Reference
 from eokg.spark.project import (
     MissingColumn,
     parse_json_lines,
@@ -70,7 +70,7 @@ def missing_reference_error(
 
 
 _VECTOR = ("geojson", "geoparquet", "parquet", "shapefile")
-_VECTOR_SUFFIX = {
+_VECTOR_SUFFIX: dict[str, Formulation] = {
     ".geojson": "geojson",
     ".json": "geojson",
     ".shp": "shapefile",

@@ -295,8 +295,8 @@ def write_expr(expr: Any) -> str:
     if name == "Function":
         if expr.get("distinct"):
             raise Unwritable("aggregate")
-        args = ", ".join(write_expr(a) for a in expr.get("expr") or [])
-        return f"<{expr['iri']}>({args})"
+        call_args = ", ".join(write_expr(a) for a in expr.get("expr") or [])
+        return f"<{expr['iri']}>({call_args})"
     if name.startswith("Builtin_"):
         keyword = name[len("Builtin_") :]
         if keyword in _NON_DETERMINISTIC or keyword in ("EXISTS", "NOTEXISTS"):

@@ -713,6 +713,7 @@ def _local_filter(rows: list[Row], filters: list[Filter]) -> list[Row]:
     store = pyoxigraph.Store()
     result = store.query(query, custom_functions=custom_functions())
     try:
+        assert isinstance(result, pyoxigraph.QuerySolutions), "SELECT results expected"
         keep = [int(solution[index_var].value) for solution in result]
     finally:
         del result

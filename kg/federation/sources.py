@@ -245,6 +245,7 @@ def parse_json_rows(body: bytes, where: str) -> list[Row]:
     try:
         result = pyoxigraph.parse_query_results(body, pyoxigraph.QueryResultsFormat.JSON)
         try:
+            assert isinstance(result, pyoxigraph.QuerySolutions), "SELECT results expected"
             names = [v.value for v in result.variables]
             rows = [{n: s[n] for n in names if s[n] is not None} for s in result]
         finally:
@@ -287,7 +288,7 @@ def describe_local(store: Any) -> Description:
     return Description(
         properties=props,
         classes=classes,
-        extent=tuple(extent) if extent else None,  # type: ignore[arg-type]
+        extent=tuple(extent) if extent else None,
         complete=True,
         functions={f.value for f in custom_functions()},
     )
@@ -315,6 +316,7 @@ def read_void(text: bytes | str, where: str) -> Description:
     def rows(sparql: str) -> list[dict[str, str]]:
         result = store.query(sparql)
         try:
+            assert isinstance(result, pyoxigraph.QuerySolutions), "SELECT results expected"
             names = [v.value for v in result.variables]
             return [{n: s[n].value for n in names if s[n] is not None} for s in result]
         finally:

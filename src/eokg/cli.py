@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in _available_commands().items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module: CommandModule = importlib.import_module(module_name)  # type: ignore[assignment]
+        module: CommandModule = importlib.import_module(module_name)
         module.configure(command_parser)
         command_parser.set_defaults(_module=module_name)
     return parser
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings()
-        module: CommandModule = importlib.import_module(args._module)  # type: ignore[assignment]
+        module: CommandModule = importlib.import_module(args._module)
         return module.run(args, settings)
     except EokgError as exc:
         print(f"eokg {args.command}: error: {exc}", file=sys.stderr)
