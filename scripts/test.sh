@@ -9,6 +9,7 @@ export PYSPARK_PYTHON="$(command -v "$PYTHON")"
 
 "$PYTHON" -m ruff check .
 lint-imports
+"$PYTHON" -m mypy
 "$PYTHON" - <<'PY'
 import sys
 import eokg, eokg.cli, eokg.config, eokg.errors  # noqa: E401,F401

@@ -10,6 +10,9 @@ repository, and data flows one way between them::
 data generator and format loaders) sits just above the ontologies.
 """
 
+# TensorFlow bundles its own SQLite without R*Tree; whichever loads first wins,
+# and the embedded catalogue needs R*Tree, so the system one is loaded first.
+import sqlite3  # noqa: F401
 from importlib.metadata import PackageNotFoundError, version
 
 try:
