@@ -110,7 +110,7 @@ def stage_sample(state: Run) -> dict[str, Any]:
     if state.data_dir.exists():
         # A rerun starts clean: the store and catalogue would otherwise hold
         # the previous run's triples twice.
-        for child in ("sample", "rdf", "store", "links", "ml", "catalog.sqlite"):
+        for child in ("sample", "new", "rdf", "rdf-new", "store", "links", "ml", "catalog.sqlite"):
             target = state.data_dir / child
             if target.is_dir():
                 shutil.rmtree(target)
@@ -164,9 +164,7 @@ def stage_index(state: Run) -> dict[str, Any]:
     from eokg.catalog.index import SearchRequest, open_index
     from eokg.catalog.ingest import index_paths
 
-    catalog = state.settings.catalog
-    if catalog.backend == "embedded":
-        catalog = catalog.model_copy(update={"path": state.catalog_file})
+    catalog = _catalog_settings(state)
     index = open_index(catalog)
     try:
         report = index_paths(index, [state.sample_dir / "stac"])
@@ -226,7 +224,144 @@ def stage_query(state: Run) -> dict[str, Any]:
     }
 
 
+def stage_train(state: Run) -> dict[str, Any]:
+    from eokg.catalog.index import open_index
+    from eokg.ml.registry import register_model
+    from eokg.ml.shards import Manifest
+    from eokg.ml.spec import DatasetSpec
+    from eokg.ml.train import train
+
+    spec = DatasetSpec()  # patches labelled with a narrower concept of ice or vessel
+    store = state.objects["store"]
+    ml = state.settings.ml
+    result = train(
+        spec,
+        source=store,
+        workers=state.workers,
+        epochs=state.epochs,
+        batch_size=ml.batch_size,
+        out_dir=state.data_dir / "ml" / "model",
+        cache_dir=state.data_dir / "ml" / "datasets",
+        page_size=state.settings.store.page_size,
+        seed=ml.seed,
+    )
+    index = open_index(_catalog_settings(state))
+    try:
+        registration = register_model(
+            spec, result, Manifest.load(result.dataset_dir), store=store, index=index
+        )
+    finally:
+        index.close()
+    state.objects["model_dir"] = result.model_path.parent
+    return {
+        "workers": result.workers,
+        "epochs": result.epochs,
+        "train_samples": result.train_samples,
+        "val_samples": result.val_samples,
+        "val_accuracy": round(result.val_accuracy, 4),
+        "model": registration.model_iri,
+    }
+
+
+def stage_predict(state: Run) -> dict[str, Any]:
+    """Classify patches the model never saw, and check the graph against their labels."""
+    from eokg.data.generate import generate_sample
+    from eokg.ml.predict import predict
+    from eokg.spark.commands import resolve_mapping
+    from eokg.spark.rml import load_mapping
+
+    store = state.objects["store"]
+    new_dir = state.data_dir / "new"
+    generate_sample(
+        new_dir,
+        n_products=2,
+        n_patches=max(20, int(400 * state.scale)),
+        n_icecharts=1,
+        n_parcels=1,
+        n_predictions=1,
+        seed=state.settings.seed + 1,
+    )
+    plan = load_mapping([resolve_mapping(Path("patches"))], base_dir=new_dir)
+    _run_plan(state, plan, state.data_dir / "rdf-new")
+    store.load(_rdf_files(state.data_dir / "rdf-new"))
+    result = predict(
+        state.objects["model_dir"],
+        store=store,
+        out_dir=state.data_dir / "ml" / "predictions",
+        patches_file=new_dir / "patches" / "patches.json",
+    )
+    state.objects["predictions"] = result.parquet
+    agree = (
+        sparql_prefixes()
+        + """
+        SELECT (COUNT(?pred) AS ?n) WHERE {
+          ?pred a eo:Prediction ; eo:predictedClass ?c ; eo:predictionFor ?patch .
+          ?patch eo:hasLabel/eo:labelClass ?c .
+        }"""
+    )
+    confident = (
+        sparql_prefixes()
+        + f"""
+        SELECT (COUNT(?pred) AS ?n) WHERE {{
+          ?pred a eo:Prediction ; eo:confidence ?conf ;
+                eo:predictedClass <https://w3id.org/eokg/concept/seaice/iceberg> ;
+                geo:hasGeometry/geo:asWKT ?w .
+          FILTER(?conf > 0.9 && geof:sfIntersects(?w, "{AREA_WKT}"^^geo:wktLiteral))
+        }}"""
+    )
+    correct = _count(store, agree)
+    return {
+        "predictions": result.predictions,
+        "triples": result.triples,
+        "accuracy_on_new_patches": round(correct / result.predictions, 4)
+        if result.predictions
+        else 0.0,
+        "confident_icebergs_in_area": _count(store, confident),
+    }
+
+
+def stage_link(state: Run) -> dict[str, Any]:
+    """Which Sentinel-1 footprints intersect, contain or lie within which ice-chart cells."""
+    import pyarrow.parquet as pq
+
+    from eokg.data.loaders import stac_item_batches
+    from eokg.spark.link import link_local, link_spark
+
+    links_dir = state.data_dir / "links"
+    footprints = links_dir / "s1-footprints.parquet"
+    links_dir.mkdir(parents=True, exist_ok=True)
+    writer = None
+    for batch in stac_item_batches(state.sample_dir / "stac" / "sentinel-1-grd.ndjson"):
+        slim = batch.select(["id", "geometry"])
+        writer = writer or pq.ParquetWriter(footprints, slim.schema)
+        writer.write_batch(slim)
+    if writer is not None:
+        writer.close()
+    relations = ["sfIntersects", "sfContains", "sfWithin", "sfOverlaps"]
+    arguments: dict[str, Any] = {
+        "source_template": "https://w3id.org/eokg/data/product/{id}",
+        "target_template": "https://w3id.org/eokg/data/icechart/{chart_date}/{id}",
+    }
+    source = footprints
+    target = state.sample_dir / "icecharts" / "icechart.parquet"
+    output = links_dir / "s1-x-icechart"
+    if state.engine == "local":
+        summary = link_local(source, target, relations, output, **arguments)
+    else:
+        summary = link_spark(_spark(state), source, target, relations, output, **arguments)
+    store = state.objects["store"]
+    loaded = store.load(sorted(output.glob("*.nt")), graph="https://w3id.org/eokg/data/graph/links")
+    return {"candidates": summary.candidates, "triples": loaded.triples, **summary.links}
+
+
 # -------------------------------------------------------------------- helpers
+
+
+def _catalog_settings(state: Run) -> Any:
+    catalog = state.settings.catalog
+    if catalog.backend == "embedded":
+        catalog = catalog.model_copy(update={"path": state.catalog_file})
+    return catalog
 
 
 def _run_plan(state: Run, plan: Any, output: Path) -> Any:
@@ -289,4 +424,7 @@ STAGES: list[tuple[str, Callable[[Run], dict[str, Any]]]] = [
     ("load", stage_load),
     ("index", stage_index),
     ("query", stage_query),
+    ("link", stage_link),
+    ("train", stage_train),
+    ("predict", stage_predict),
 ]
