@@ -28,7 +28,7 @@ from eokg.catalog.items import (
     MATCHED_PROPERTY,
     IndexedItem,
     placeholder_collection,
-    prepare_item,
+    valid_items,
 )
 from eokg.catalog.queryables import json_type, queryables_document
 from eokg.catalog.search_common import apply_fields, decode_token, encode_token, explain
@@ -172,22 +172,7 @@ class EsIndex:
         known_collections: set[str] = set()
 
         def actions() -> Iterator[dict[str, Any]]:
-            for position, raw in enumerate(items):
-                try:
-                    p = prepare_item(raw)
-                except ItemValidationError as exc:
-                    item_id = raw.get("id") if isinstance(raw, dict) else None
-                    report.failures.append(
-                        ItemFailure(
-                            item_id if isinstance(item_id, str) else None,
-                            exc.message,
-                            exc.details.get("field"),
-                            f"#{position}",
-                        )
-                    )
-                    if on_failure is not None:
-                        on_failure(report.failures[-1])
-                    continue
+            for p in valid_items(items, report, on_failure):
                 if p.collection not in known_collections:
                     self._ensure_collection_index(p.collection)
                     self._placeholder(p.collection)

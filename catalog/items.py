@@ -9,6 +9,7 @@ and keeps the good ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from eokg.catalog.index import BulkReport, ItemFailure
 from eokg.catalog.timeutil import parse_instant
 from eokg.errors import ItemValidationError
 
@@ -186,3 +188,28 @@ def placeholder_collection(cid: str) -> dict[str, Any]:
         },
         "links": [],
     }
+
+
+def valid_items(
+    items: Iterable[Any],
+    report: BulkReport,
+    on_failure: Callable[[ItemFailure], None] | None = None,
+) -> Iterator[IndexedItem]:
+    """Prepared items in input order; each invalid one is recorded in ``report``
+    (and handed to ``on_failure`` at once) and skipped, so one bad item never
+    costs the good ones around it."""
+    for position, raw in enumerate(items):
+        try:
+            yield prepare_item(raw)
+        except ItemValidationError as exc:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            report.failures.append(
+                ItemFailure(
+                    item_id if isinstance(item_id, str) else None,
+                    exc.message,
+                    exc.details.get("field"),
+                    f"#{position}",
+                )
+            )
+            if on_failure is not None:
+                on_failure(report.failures[-1])

@@ -35,7 +35,7 @@ from eokg.catalog.items import (
     MATCHED_PROPERTY,
     IndexedItem,
     placeholder_collection,
-    prepare_item,
+    valid_items,
 )
 from eokg.catalog.queryables import json_type, queryables_document
 from eokg.catalog.search_common import (
@@ -170,21 +170,8 @@ class SqliteIndex:
     ) -> BulkReport:
         report = BulkReport()
         batch: list[IndexedItem] = []
-        for position, raw in enumerate(items):
-            try:
-                batch.append(prepare_item(raw))
-            except ItemValidationError as exc:
-                item_id = raw.get("id") if isinstance(raw, dict) else None
-                report.failures.append(
-                    ItemFailure(
-                        item_id if isinstance(item_id, str) else None,
-                        exc.message,
-                        exc.details.get("field"),
-                        f"#{position}",
-                    )
-                )
-                if on_failure is not None:
-                    on_failure(report.failures[-1])
+        for prepared_item in valid_items(items, report, on_failure):
+            batch.append(prepared_item)
             if len(batch) >= batch_size:
                 report.indexed += self._write_batch(batch)
                 batch = []
