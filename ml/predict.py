@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eokg.data.predictions import SCHEMA  # the columns the prediction mapping reads
 from eokg.errors import InputError
 from eokg.kg.source import SparqlSource
 from eokg.ml.dataset import Sample, iter_samples
@@ -34,17 +35,6 @@ from eokg.ml.spec import DatasetSpec
 from eokg.ml.train import MODEL_FILE, MODEL_INFO
 
 PREDICTIONS_GRAPH = "https://w3id.org/eokg/data/graph/predictions"
-SCHEMA = pa.schema(
-    [
-        pa.field("patch_id", pa.string(), nullable=False),
-        pa.field("class", pa.string(), nullable=False),
-        pa.field("confidence", pa.float64(), nullable=False),
-        pa.field("model_id", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("predicted_at", pa.string(), nullable=False),
-        pa.field("wkt", pa.string(), nullable=False),
-    ]
-)
 PATCH_PREFIX = "https://w3id.org/eokg/data/patch/"
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from eokg.errors import ConfigError, InputError, QueryError
+from eokg.errors import ConfigError, QueryError
 
 FORMATS = ("json", "xml", "csv", "tsv", "turtle", "ntriples")
 
@@ -66,17 +66,6 @@ def federation_settings(args: argparse.Namespace, settings: Any) -> Any:
     return fed
 
 
-def read_query(args: argparse.Namespace) -> str:
-    if (args.sparql is None) == (args.file is None):
-        raise InputError("give the query text or --file, not both or neither", where="query")
-    if args.file is None:
-        return str(args.sparql)
-    try:
-        return args.file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the query: {exc.strerror}", where=str(args.file)) from exc
-
-
 def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
     from eokg.kg.results import (
         FORMAT_NAMES,
@@ -104,6 +93,7 @@ def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     from eokg.kg.federation.engine import FederationEngine
+    from eokg.kg.query_command import read_query
 
     query = read_query(args)
     fed = federation_settings(args, settings)
