@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from eokg.catalog.index import BulkReport, ItemFailure, MetadataIndex
-from eokg.catalog.readers import read_records
+from eokg.catalog.readers import Record, classify, read_records
 
 
 @dataclass
@@ -35,32 +35,51 @@ class IngestReport:
     def failures(self) -> list[ItemFailure]:
         return self.bulk.failures
 
+    def merge(self, other: IngestReport) -> None:
+        self.bulk.merge(other.bulk)
+        self.collections += other.collections
+
 
 def index_paths(
     index: MetadataIndex, paths: Iterable[Path], *, batch_size: int = 1000
 ) -> IngestReport:
     """Index the items and collections found in ``paths`` (files or folders)."""
+    return index_records(
+        index, (record for path in paths for record in read_records(path)), batch_size=batch_size
+    )
+
+
+def index_documents(
+    index: MetadataIndex, docs: Iterable[Any], *, where: str, batch_size: int = 1000
+) -> IngestReport:
+    """Index STAC documents someone else has parsed, e.g. the mapping job in its one pass."""
+    return index_records(
+        index, (record for doc in docs for record in classify(doc, where)), batch_size=batch_size
+    )
+
+
+def index_records(
+    index: MetadataIndex, records: Iterable[Record], *, batch_size: int = 1000
+) -> IngestReport:
+    """Add collections at once, stream items in batches, and report every failure."""
     report = IngestReport()
     current = {"where": "?"}  # where the item being validated came from
 
     def items() -> Iterator[dict[str, Any]]:
-        for path in paths:
-            for record in read_records(path):
-                if record.kind == "broken":
-                    report.bulk.failures.append(
-                        ItemFailure(None, record.error or "", None, record.where)
-                    )
-                elif record.kind == "collection":
-                    try:
-                        index.add_collection(record.doc)
-                        report.collections += 1
-                    except Exception as exc:  # report and continue with the rest
-                        report.bulk.failures.append(
-                            ItemFailure(None, str(exc), None, record.where)
-                        )
-                else:
-                    current["where"] = record.where
-                    yield record.doc
+        for record in records:
+            if record.kind == "broken":
+                report.bulk.failures.append(
+                    ItemFailure(None, record.error or "", None, record.where)
+                )
+            elif record.kind == "collection":
+                try:
+                    index.add_collection(record.doc)
+                    report.collections += 1
+                except Exception as exc:  # report and continue with the rest
+                    report.bulk.failures.append(ItemFailure(None, str(exc), None, record.where))
+            else:
+                current["where"] = record.where
+                yield record.doc
 
     def locate(failure: ItemFailure) -> None:
         # Validation rejects an item as soon as it is read, i.e. the record just yielded.

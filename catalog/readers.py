@@ -51,7 +51,7 @@ def read_records(path: Path) -> Iterator[Record]:
             return
         yield Record("broken", None, f"{path}:{exc.lineno}", f"not JSON: {exc.msg}")
         return
-    yield from _classify(doc, str(path))
+    yield from classify(doc, str(path))
 
 
 def _ndjson(path: Path) -> Iterator[Record]:
@@ -65,10 +65,11 @@ def _ndjson(path: Path) -> Iterator[Record]:
             except json.JSONDecodeError as exc:
                 yield Record("broken", None, where, f"not JSON: {exc.msg}")
                 continue
-            yield from _classify(doc, where)
+            yield from classify(doc, where)
 
 
-def _classify(doc: Any, where: str) -> Iterator[Record]:
+def classify(doc: Any, where: str) -> Iterator[Record]:
+    """Records in one parsed STAC document: an item, a collection, or an ItemCollection."""
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind == "FeatureCollection":
         for position, feature in enumerate(doc.get("features") or []):

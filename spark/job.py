@@ -12,6 +12,19 @@ The job makes one pass over the data: every output row is tagged ``t``
 (triple), ``r`` (reject, JSON) or ``c`` (per-batch counts) and written with
 ``partitionBy("kind")``; the driver then moves part files into place and sums
 the counts into ``_summary.json``.
+
+Item sink (``run_spark(..., item_sink=...)``, indexing while mapping): the
+executors that map a STAC source also emit each JSON line they parsed,
+verbatim, as a fourth kind ``i`` in the same output, so the input is read
+once and nothing is cached.  After the write the driver streams the
+``kind=i`` part files line by line into the sink, on the driver thread, and
+removes them with the rest of ``_staging``.  Executors never talk to the
+sink (they could not reach a driver-side SQLite file, and a catalogue client
+per task would multiply connections and lose transactions); they only write
+files, next to the triples, which the driver already reads back for the
+counts.  The alternatives were rejected: ``cache()`` + ``toLocalIterator()``
+would keep the whole input in executor memory/disk and pull it through one
+socket; a second ``spark.read`` is the second pass this avoids.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from typing import Any
 import pyarrow as pa
 
 from eokg.errors import MappingError
-from eokg.spark.local import JoinSpec, join_specs, prepare_output
+from eokg.spark.local import ItemSink, JoinSpec, join_specs, prepare_output
 from eokg.spark.model import LogicalSource, MappingPlan
 from eokg.spark.summary import JobSummary
 
@@ -57,9 +70,17 @@ def _source_kind(source: LogicalSource) -> str:
 
 
 def source_frame(
-    spark: Any, plan: MappingPlan, source: LogicalSource, batch_rows: int
+    spark: Any,
+    plan: MappingPlan,
+    source: LogicalSource,
+    batch_rows: int,
+    on_records: Callable[[list[Any]], None] | None = None,
 ) -> tuple[Any, str]:
-    """The DataFrame of ``source`` and how its batches are projected."""
+    """The DataFrame of ``source`` and how its batches are projected.
+
+    ``on_records`` gets the parsed records of sources streamed on the driver
+    (JSON documents); sources read by Spark ignore it.
+    """
     from eokg.spark.sources import read_source
 
     if not source.path.exists():
@@ -84,15 +105,24 @@ def source_frame(
         return spark.read.text(path), "lines"
     # Driver-side streaming: projected Arrow batches become a DataFrame.
     # (JSON documents and GDAL files fail as a whole or not at all: no per-record rejects here.)
-    tables = [pa.Table.from_batches([batch]) for batch, _ in read_source(plan, source, batch_rows)]
+    tables = [
+        pa.Table.from_batches([batch])
+        for batch, _ in read_source(plan, source, batch_rows, on_records=on_records)
+    ]
     if not tables:
         return None, "projected"
     table = pa.concat_tables(tables)
     return spark.createDataFrame(table), "projected"
 
 
-def _mapper(plan: MappingPlan, source: LogicalSource, mode: str) -> _ArrowMapper:
-    """The mapInArrow function for one source (runs on executors)."""
+def _mapper(
+    plan: MappingPlan, source: LogicalSource, mode: str, items: bool = False
+) -> _ArrowMapper:
+    """The mapInArrow function for one source (runs on executors).
+
+    With ``items`` (line sources only) every line that parses as JSON is also
+    emitted verbatim as a ``kind = 'i'`` row, for the driver's item sink.
+    """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from eokg.spark.arrow_exec import Executor, reject_line
@@ -103,8 +133,12 @@ def _mapper(plan: MappingPlan, source: LogicalSource, mode: str) -> _ArrowMapper
         refs = plan.references_for(source)
         for batch in batches:
             source_rejects: list[dict[str, Any]] = []
+            item_lines: list[str] = []
             if mode == "lines":
-                records, _, bad = parse_json_lines(batch.column(0).to_pylist())
+                texts = batch.column(0).to_pylist()
+                records, rows, bad = parse_json_lines(texts)
+                if items:
+                    item_lines = [texts[row] for row in rows]
                 projected = project_records(records, refs)
                 source_rejects = [
                     source_reject(source, None, text, reason) for _, text, reason in bad
@@ -133,6 +167,9 @@ def _mapper(plan: MappingPlan, source: LogicalSource, mode: str) -> _ArrowMapper
             kind_col = [pa.array(["t"] * len(a), pa.string()) for a in lines]
             kind_col.append(pa.array(["r"] * len(rejects) + ["c"], pa.string()))
             line_col = [*lines, pa.array(extra, pa.string())]
+            if item_lines:
+                kind_col.append(pa.array(["i"] * len(item_lines), pa.string()))
+                line_col.append(pa.array(item_lines, pa.string()))
             yield pa.RecordBatch.from_arrays(
                 [pa.concat_arrays(kind_col), pa.concat_arrays(line_col)], schema=_OUT_ARROW
             )
@@ -200,22 +237,36 @@ def run_spark(
     *,
     distinct: bool = False,
     batch_rows: int = 10_000,
+    item_sink: ItemSink | None = None,
 ) -> JobSummary:
-    """Map ``plan`` with Spark into ``output``: part files, ``_rejects/``, ``_summary.json``."""
+    """Map ``plan`` with Spark into ``output``: part files, ``_rejects/``, ``_summary.json``.
+
+    ``item_sink`` is called once, on the driver, after the Spark write, with
+    an iterator that streams every STAC item the job read (the parsed JSON of
+    each line, exactly once, in no particular order; lines that are not JSON
+    are rejects and are not passed on).  See the module docstring for how the
+    items travel.  STAC sources that are JSON documents are read on the driver
+    anyway: their items are kept from that read and handed out first.
+    """
     from pyspark.sql import functions as F
 
     from eokg.spark.session import has_sedona
+    from eokg.spark.sources import item_sources
 
     start = time.perf_counter()
     out_dir = Path(output)
     prepare_output(out_dir)
     frames: _Frames = {}
     outputs = []
+    teed = {s.key for s in item_sources(plan)} if item_sink is not None else set()
+    driver_items: list[Any] = []
     for source in plan.sources():
-        df, mode = source_frame(spark, plan, source, batch_rows)
+        tee = driver_items.extend if source.key in teed else None
+        df, mode = source_frame(spark, plan, source, batch_rows, on_records=tee)
         frames[source.key] = (df, mode)
         if df is not None:
-            outputs.append(df.mapInArrow(_mapper(plan, source, mode), OUT_SCHEMA))
+            mapper = _mapper(plan, source, mode, items=source.key in teed)
+            outputs.append(df.mapInArrow(mapper, OUT_SCHEMA))
     for spec in join_specs(plan):
         frame = _join_frame(spark, plan, spec, frames)
         if frame is not None:
@@ -233,7 +284,11 @@ def run_spark(
     summary = JobSummary(engine="spark", output=str(out_dir), distinct=distinct)
     suffix = ".nq" if plan.uses_graphs else ".nt"
     summary.add_counts(*_collect(staging, out_dir, suffix))
-    shutil.rmtree(staging)
+    try:
+        if item_sink is not None:
+            item_sink(_staged_items(staging, driver_items))  # stopping early drops the rest
+    finally:
+        shutil.rmtree(staging)
     triples_written = summary.triples_per_map
     summary.triples = sum(triples_written.values())
     if distinct or join_specs(plan):
@@ -269,6 +324,17 @@ def _collect(
                 for name, value in counts[key].items():
                     target[name] = target.get(name, 0) + value
     return records, triples, rejects
+
+
+def _staged_items(staging: Path, first: list[Any]) -> Iterator[dict[str, Any]]:
+    """The items kept from the driver-side read, then the ``kind=i`` part files, streamed."""
+    yield from first
+    first.clear()
+    for path in sorted((staging / "kind=i").glob("part-*")):
+        with path.open("rb") as handle:  # Spark wrote one JSON document a line
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
 
 
 def _count_lines(paths: Iterator[Path]) -> int:

@@ -3,6 +3,12 @@
 Right for small and medium inputs, tests and the benchmark baseline; the Spark
 job reuses the same executor per partition, so both engines produce the same
 triples by construction.
+
+Both engines take an optional ``item_sink``: a callable handed ONE iterator
+over every STAC item (the parsed JSON document of each line of the logical
+sources with the ``eoql:STAC`` formulation), so a caller can index product
+metadata in the same pass that maps it.  ``eokg.spark`` knows nothing of the
+catalogue: the sink is a plain callable the caller passes in.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -21,10 +27,13 @@ import pyarrow.compute as pc
 from eokg.errors import InputError, MappingError
 from eokg.spark.arrow_exec import Executor
 from eokg.spark.model import MappingPlan, RefObjectMap, TriplesMap
-from eokg.spark.sources import read_source
+from eokg.spark.sources import item_sources, read_source
 from eokg.spark.summary import JobSummary
 
 PART_LINES = 1_000_000
+
+#: Receives one iterator over the STAC items of a job and pulls from it (see :func:`run_local`).
+ItemSink = Callable[[Iterator[dict[str, Any]]], Any]
 _OUR_FILES = ("part-", "_rejects", "_summary.json", "_staging", "_SUCCESS", ".part-", "._SUCCESS")
 
 
@@ -145,15 +154,25 @@ class PartWriter:
 
 
 def iter_results(
-    plan: MappingPlan, batch_rows: int = 10_000
+    plan: MappingPlan,
+    batch_rows: int = 10_000,
+    *,
+    on_items: Callable[[list[Any]], None] | None = None,
 ) -> Iterator[tuple[dict[str, list[pa.Array]], list[dict[str, Any]], dict[str, int]]]:
-    """(lines per triples map, rejects, records per triples map) per batch, then joins."""
+    """(lines per triples map, rejects, records per triples map) per batch, then joins.
+
+    ``on_items`` gets the parsed STAC items of each batch (see
+    :func:`~eokg.spark.sources.item_sources`) just before that batch's result
+    is yielded.
+    """
     executor = Executor(plan)
     specs = join_specs(plan)
     children: dict[str, list[pa.Table]] = {s.key: [] for s in specs}
     parents: dict[str, list[pa.Table]] = {s.key: [] for s in specs}
+    teed = {s.key for s in item_sources(plan)} if on_items is not None else set()
     for source in plan.sources():
-        for batch, source_rejects in read_source(plan, source, batch_rows):
+        tee = on_items if source.key in teed else None
+        for batch, source_rejects in read_source(plan, source, batch_rows, on_records=tee):
             result = executor.run(source.key, batch, str(source.path))
             yield result.lines, source_rejects + result.rejects, result.records
             for spec in specs:
@@ -188,9 +207,24 @@ def map_lines(
 
 
 def run_local(
-    plan: MappingPlan, output: Path | str, *, distinct: bool = False, batch_rows: int = 10_000
+    plan: MappingPlan,
+    output: Path | str,
+    *,
+    distinct: bool = False,
+    batch_rows: int = 10_000,
+    item_sink: ItemSink | None = None,
 ) -> JobSummary:
-    """Map ``plan`` into ``output`` (part files, ``_rejects/``, ``_summary.json``)."""
+    """Map ``plan`` into ``output`` (part files, ``_rejects/``, ``_summary.json``).
+
+    With ``item_sink``, the job is driven by the sink: it is called once, on
+    this thread, with an iterator over the STAC items, and each item it pulls
+    comes from the batch that has just been read, mapped and written (one
+    read of each file; at most ``batch_rows`` items held at a time).  Items
+    come in input order, each exactly once; lines that are not JSON are
+    rejects and are not passed on.  If the sink returns before the end, the
+    mapping still runs to completion (the remaining items are dropped); if it
+    raises, the job stops and the exception propagates.
+    """
     start = time.perf_counter()
     out_dir = Path(output)
     prepare_output(out_dir)
@@ -198,8 +232,14 @@ def run_local(
     writer = PartWriter(out_dir, ".nq" if plan.uses_graphs else ".nt")
     reject_writer = PartWriter(out_dir / "_rejects", ".jsonl")
     seen: set[int] | None = set() if distinct else None
-    try:
-        for per_map, rejects, records in iter_results(plan, batch_rows):
+    pending: list[Any] = []
+    results = iter_results(
+        plan, batch_rows, on_items=pending.extend if item_sink is not None else None
+    )
+
+    def mapped() -> Generator[dict[str, Any], None, None]:
+        """Map batch by batch; after each, hand out the items it read."""
+        for per_map, rejects, records in results:
             triples: dict[str, int] = {}
             for tm, arrays in per_map.items():
                 for array in arrays:
@@ -222,7 +262,19 @@ def run_local(
                     key = r["triples_map"] or r["source"]
                     reject_counts[key] = reject_counts.get(key, 0) + 1
             summary.add_counts(records, triples, reject_counts)
+            if pending:
+                items = pending.copy()
+                pending.clear()
+                yield from items
+
+    stream = mapped()
+    try:
+        if item_sink is not None:
+            item_sink(stream)
+        for _ in stream:  # whatever the sink did not pull still gets mapped
+            pass
     finally:
+        stream.close()
         writer.close()
         reject_writer.close()
     summary.triples = sum(summary.triples_per_map.values())

@@ -8,7 +8,7 @@ parsed (a broken NDJSON line) come back as rejects rather than exceptions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from eokg.spark.project import (
 )
 
 SourceBatch = tuple[pa.RecordBatch, list[dict[str, Any]]]
+#: Called with the parsed JSON records of each batch, before the batch is yielded.
+RecordTee = Callable[[list[Any]], None]
 
 
 def is_line_json(source: LogicalSource) -> bool:
@@ -33,6 +35,19 @@ def is_line_json(source: LogicalSource) -> bool:
     return source.formulation == "jsonpath" and (
         source.path.suffix.lower() in (".ndjson", ".jsonl") and source.iterator in (None, "$")
     )
+
+
+def item_sources(plan: MappingPlan) -> list[LogicalSource]:
+    """The STAC sources whose records go to an item sink, one per file.
+
+    Two logical sources of one file (another iterator, another mapping) read the
+    same items: only the first feeds the sink, so each item arrives once.
+    """
+    chosen: dict[Path, LogicalSource] = {}
+    for source in plan.sources():
+        if source.formulation == "stac":
+            chosen.setdefault(source.path.resolve(), source)
+    return list(chosen.values())
 
 
 def reference_sites(plan: MappingPlan, source: LogicalSource) -> dict[str, str]:
@@ -81,9 +96,18 @@ _VECTOR_SUFFIX: dict[str, Formulation] = {
 
 
 def read_source(
-    plan: MappingPlan, source: LogicalSource, batch_rows: int = 10_000
+    plan: MappingPlan,
+    source: LogicalSource,
+    batch_rows: int = 10_000,
+    *,
+    on_records: RecordTee | None = None,
 ) -> Iterator[SourceBatch]:
-    """Projected batches of ``source`` with the columns ``plan`` reads."""
+    """Projected batches of ``source`` with the columns ``plan`` reads.
+
+    ``on_records`` (JSON sources only: NDJSON, STAC, JSON documents) receives
+    the parsed records of each batch, unprojected, from the same read; lines
+    that do not parse are rejects and are not passed on.
+    """
     refs = plan.references_for(source)
     if not source.path.exists():
         raise MappingError(f"source file not found: {source.path}", where=source.where)
@@ -99,9 +123,9 @@ def read_source(
     elif fmt in ("geojson", "shapefile"):
         yield from _arrow_batches(plan, source, refs, _ogr_batches(source.path, batch_rows))
     elif is_line_json(source):
-        yield from _ndjson(source, refs, batch_rows)
+        yield from _ndjson(source, refs, batch_rows, on_records)
     else:
-        yield from _json_document(source, refs, batch_rows)
+        yield from _json_document(source, refs, batch_rows, on_records)
 
 
 def _arrow_batches(
@@ -169,24 +193,35 @@ def _ogr_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
             yield pa.RecordBatch.from_arrays(batch.columns, names=names)
 
 
-def _ndjson(source: LogicalSource, refs: list[Reference], batch_rows: int) -> Iterator[SourceBatch]:
+def _ndjson(
+    source: LogicalSource,
+    refs: list[Reference],
+    batch_rows: int,
+    on_records: RecordTee | None = None,
+) -> Iterator[SourceBatch]:
     with source.path.open(encoding="utf-8") as handle:
         row = 0
         lines: list[str] = []
         for line in handle:
             lines.append(line)
             if len(lines) >= batch_rows:
-                yield _json_lines_batch(source, refs, lines, row)
+                yield _json_lines_batch(source, refs, lines, row, on_records)
                 row += len(lines)
                 lines = []
         if lines:
-            yield _json_lines_batch(source, refs, lines, row)
+            yield _json_lines_batch(source, refs, lines, row, on_records)
 
 
 def _json_lines_batch(
-    source: LogicalSource, refs: list[Reference], lines: list[str], first_row: int
+    source: LogicalSource,
+    refs: list[Reference],
+    lines: list[str],
+    first_row: int,
+    on_records: RecordTee | None = None,
 ) -> SourceBatch:
     records, rows, bad = parse_json_lines(lines, first_row)
+    if on_records is not None:
+        on_records(records)
     batch = project_records(records, refs)
     batch = batch.set_column(0, "__row", pa.array(rows, pa.int64()))
     rejects = [source_reject(source, row, text, reason) for row, text, reason in bad]
@@ -225,7 +260,10 @@ def select_iterator(document: Any, iterator: str | None, where: str) -> list[Any
 
 
 def _json_document(
-    source: LogicalSource, refs: list[Reference], batch_rows: int
+    source: LogicalSource,
+    refs: list[Reference],
+    batch_rows: int,
+    on_records: RecordTee | None = None,
 ) -> Iterator[SourceBatch]:
     try:
         with source.path.open(encoding="utf-8") as handle:
@@ -237,4 +275,6 @@ def _json_document(
     records = select_iterator(document, source.iterator, source.where)
     for start in range(0, len(records), batch_rows):
         chunk = records[start : start + batch_rows]
+        if on_records is not None:
+            on_records(chunk)
         yield project_records(chunk, refs, first_row=start), []

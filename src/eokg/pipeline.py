@@ -1,7 +1,8 @@
 """``eokg demo``: the main job, end to end, on embedded defaults.
 
-sample data -> RML mapping (Spark) -> SHACL check -> atomic store load ->
-catalogue indexing -> GeoSPARQL checks -> dataset from a GeoSPARQL query ->
+sample data -> RML mapping (Spark) with catalogue indexing in the same pass ->
+SHACL check -> atomic store load -> catalogue check -> GeoSPARQL checks ->
+dataset from a GeoSPARQL query ->
 distributed training -> predictions back into the graph -> interlinking ->
 report.  Every stage is the same code the CLI subcommands run, called with the
 settings built once here; nothing needs a server.  Stages write under
@@ -14,7 +15,7 @@ import argparse
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,16 +123,39 @@ def stage_sample(state: Run) -> dict[str, Any]:
 
 
 def stage_map(state: Run) -> dict[str, Any]:
+    """Map the sample to RDF and index its STAC items in the catalogue, in one pass.
+
+    The mapping engine hands every STAC item it reads to the catalogue
+    (``item_sink``), so the NDJSON files are read once; collections and any
+    STAC file no mapping reads are indexed from the files directly.
+    """
+    from eokg.catalog.index import open_index
+    from eokg.catalog.ingest import IngestReport, index_documents
     from eokg.spark.commands import resolve_mapping
     from eokg.spark.rml import load_mapping
+    from eokg.spark.sources import item_sources
 
     mappings = [resolve_mapping(Path(name)) for name in INGEST_MAPPINGS]
     plan = load_mapping(mappings, base_dir=state.sample_dir)
-    summary = _run_plan(state, plan, state.rdf_dir)
+    mapped_stac = item_sources(plan)
+    index = open_index(_catalog_settings(state))
+    ingest = IngestReport()
+    try:
+        _index_unmapped(index, state.sample_dir / "stac", mapped_stac, ingest)
+
+        def sink(docs: Iterator[dict[str, Any]]) -> None:
+            ingest.merge(index_documents(index, docs, where="mapped STAC"))
+
+        summary = _run_plan(state, plan, state.rdf_dir, item_sink=sink)
+    finally:
+        index.close()
+    _add_unparsed_items(ingest, summary, mapped_stac)
+    state.objects["ingest"] = ingest
     return {
         "engine": summary.engine,
         "triples": summary.triples,
         "rejects": summary.reject_count,
+        "indexed_items": ingest.indexed,
         "output": str(state.rdf_dir),
     }
 
@@ -161,13 +185,16 @@ def stage_load(state: Run) -> dict[str, Any]:
 
 
 def stage_index(state: Run) -> dict[str, Any]:
+    """Check the catalogue the map stage filled (or index the STAC files if it did not)."""
     from eokg.catalog.index import SearchRequest, open_index
     from eokg.catalog.ingest import index_paths
 
     catalog = _catalog_settings(state)
     index = open_index(catalog)
     try:
-        report = index_paths(index, [state.sample_dir / "stac"])
+        report = state.objects.get("ingest")
+        if report is None:  # run without the map stage: index the files themselves
+            report = index_paths(index, [state.sample_dir / "stac"])
         minx, miny, maxx, maxy = 15.0, 74.0, 40.0, 81.0
         page = index.search(
             SearchRequest(
@@ -364,15 +391,43 @@ def _catalog_settings(state: Run) -> Any:
     return catalog
 
 
-def _run_plan(state: Run, plan: Any, output: Path) -> Any:
+def _run_plan(state: Run, plan: Any, output: Path, item_sink: Any = None) -> Any:
     batch_rows = state.settings.spark.arrow_batch_rows
     if state.engine == "local":
         from eokg.spark.local import run_local
 
-        return run_local(plan, output, batch_rows=batch_rows)
+        return run_local(plan, output, batch_rows=batch_rows, item_sink=item_sink)
     from eokg.spark.job import run_spark
 
-    return run_spark(plan, output, _spark(state), batch_rows=batch_rows)
+    return run_spark(plan, output, _spark(state), batch_rows=batch_rows, item_sink=item_sink)
+
+
+def _index_unmapped(index: Any, stac_dir: Path, mapped: list[Any], ingest: Any) -> None:
+    """Index what the mapping does not read: collection documents, unmapped STAC files."""
+    from eokg.catalog.ingest import index_paths
+    from eokg.catalog.readers import NDJSON_SUFFIXES
+
+    if not stac_dir.is_dir():
+        return
+    seen = {source.path.resolve() for source in mapped}
+    suffixes = NDJSON_SUFFIXES | {".json", ".geojson"}
+    others = [
+        path
+        for path in sorted(stac_dir.rglob("*"))
+        if path.is_file() and path.suffix in suffixes and path.resolve() not in seen
+    ]
+    ingest.merge(index_paths(index, others))
+
+
+def _add_unparsed_items(ingest: Any, summary: Any, mapped: list[Any]) -> None:
+    """Lines of mapped STAC files that are not JSON: map rejects, and index failures too."""
+    from eokg.catalog.index import ItemFailure
+
+    for source in mapped:
+        for _ in range(summary.rejects.get(str(source.path), 0)):
+            ingest.bulk.failures.append(
+                ItemFailure(None, "not JSON (see the mapping's _rejects)", None, str(source.path))
+            )
 
 
 def _spark(state: Run) -> Any:
