@@ -16,7 +16,6 @@ import asyncio
 import io
 import json
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +25,7 @@ from eokg.api.sparql import (
     SPARQL_QUERY,
     accept_of,
     decode_text,
+    form_params,
     negotiate,
     query_params,
     read_body,
@@ -151,9 +151,7 @@ async def federation_post(request: Request) -> Response:
     params = query_params(request)
     body = await read_body(request)
     if content_type == FORM:
-        form = parse_qs(decode_text(body, "form"), keep_blank_values=True)
-        for key, values in params.items():
-            form.setdefault(key, []).extend(values)
+        form = form_params(body, params)
         if "update" in form:
             raise QueryError("the federation endpoint is read-only: no SPARQL UPDATE", where=WHERE)
         query = single_param(form, "query")

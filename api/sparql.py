@@ -372,6 +372,14 @@ def decode_text(data: bytes, where: str) -> str:
         raise QueryError(f"not UTF-8 at byte {exc.start}", where=where) from exc
 
 
+def form_params(body: bytes, url_params: dict[str, list[str]]) -> dict[str, list[str]]:
+    """An urlencoded form body's fields, plus those of the URL (the protocol allows both)."""
+    params = parse_qs(decode_text(body, "form"), keep_blank_values=True)
+    for key, values in url_params.items():
+        params.setdefault(key, []).extend(values)
+    return params
+
+
 def single_param(params: dict[str, list[str]], name: str) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
@@ -452,9 +460,7 @@ async def sparql_post(request: Request) -> Any:
     url_params = query_params(request)
     body = await read_body(request)
     if content_type == FORM:
-        params = parse_qs(decode_text(body, "form"), keep_blank_values=True)
-        for key, values in url_params.items():
-            params.setdefault(key, []).extend(values)
+        params = form_params(body, url_params)
         query, update = single_param(params, "query"), single_param(params, "update")
         if (query is None) == (update is None):
             raise QueryError("send exactly one of 'query' or 'update'", where="form")
