@@ -42,6 +42,7 @@ import pyarrow as pa
 from eokg.errors import MappingError
 from eokg.spark.local import ItemSink, JoinSpec, join_specs, prepare_output
 from eokg.spark.model import LogicalSource, MappingPlan
+from eokg.spark.sql_compile import CompiledSource, NotCompilable, compile_source
 from eokg.spark.summary import JobSummary
 
 OUT_SCHEMA = "kind string, line string"
@@ -238,8 +239,15 @@ def run_spark(
     distinct: bool = False,
     batch_rows: int = 10_000,
     item_sink: ItemSink | None = None,
+    compile_sql: bool = False,
 ) -> JobSummary:
     """Map ``plan`` with Spark into ``output``: part files, ``_rejects/``, ``_summary.json``.
+
+    With ``compile_sql``, sources whose maps need no Python are mapped with
+    Spark SQL expressions (:mod:`eokg.spark.sql_compile`), the others with the
+    Arrow executor in ``mapInArrow``; the output is the same.  Off by default:
+    on the benchmark mapping (1M CSV records, local[2]) the SQL expressions
+    took about 7 s against 4.7 s for the Arrow executor in ``mapInArrow``.
 
     ``item_sink`` is called once, on the driver, after the Spark write, with
     an iterator that streams every STAC item the job read (the parsed JSON of
@@ -260,13 +268,23 @@ def run_spark(
     outputs = []
     teed = {s.key for s in item_sources(plan)} if item_sink is not None else set()
     driver_items: list[Any] = []
+    compiled: list[CompiledSource] = []
+    arrow_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
     for source in plan.sources():
         tee = driver_items.extend if source.key in teed else None
         df, mode = source_frame(spark, plan, source, batch_rows, on_records=tee)
         frames[source.key] = (df, mode)
-        if df is not None:
-            mapper = _mapper(plan, source, mode, items=source.key in teed)
-            outputs.append(df.mapInArrow(mapper, OUT_SCHEMA))
+        if df is None:
+            continue
+        if compile_sql and source.key not in teed:
+            try:
+                compiled.append(compile_source(plan, source, df, mode, arrow_rows))
+                outputs.append(compiled[-1].frame)
+                continue
+            except NotCompilable:
+                pass  # some map needs Python: the whole source stays on the Arrow executor
+        mapper = _mapper(plan, source, mode, items=source.key in teed)
+        outputs.append(df.mapInArrow(mapper, OUT_SCHEMA))
     for spec in join_specs(plan):
         frame = _join_frame(spark, plan, spec, frames)
         if frame is not None:
@@ -284,6 +302,8 @@ def run_spark(
     summary = JobSummary(engine="spark", output=str(out_dir), distinct=distinct)
     suffix = ".nq" if plan.uses_graphs else ".nt"
     summary.add_counts(*_collect(staging, out_dir, suffix))
+    for source_sql in compiled:
+        summary.add_counts(*source_sql.collect_counts())
     try:
         if item_sink is not None:
             item_sink(_staged_items(staging, driver_items))  # stopping early drops the rest
