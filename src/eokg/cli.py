@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("eokg.catalog.commands", "index STAC items and collections into the catalogue"),
     "map": ("eokg.spark.commands", "map EO data to RDF with an RML mapping on Spark"),
     "link": ("eokg.spark.link_command", "discover topological links between two datasets"),
+    "federate": ("eokg.kg.federation.commands", "run one GeoSPARQL query over federated sources"),
+    "dataset": ("eokg.ml.commands_dataset", "materialise a query dataset as TFRecord shards"),
+    "train": ("eokg.ml.commands_train", "train a model on a GeoSPARQL-selected dataset"),
+    "predict": ("eokg.ml.commands_predict", "run a model over patches and load its predictions"),
 }
 
 

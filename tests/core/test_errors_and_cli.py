@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,29 @@ def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert "eokg" in capsys.readouterr().out
+
+
+def test_every_command_is_mounted_with_its_help() -> None:
+    """A command whose module went missing would silently vanish from the CLI."""
+    from eokg.cli import COMMANDS, build_parser
+
+    help_text = build_parser().format_help()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in COMMANDS:
+        assert f"    {name} " in help_text, name
+    # Every command the README advertises exists.
+    for name in (
+        "sample",
+        "map",
+        "validate",
+        "load",
+        "query",
+        "index",
+        "link",
+        "federate",
+        "train",
+        "predict",
+        "serve",
+    ):
+        assert f"eokg {name}" in readme, name
+        assert name in COMMANDS, f"README names `eokg {name}`"
