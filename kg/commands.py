@@ -24,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT",
         help="RDF format of every file, e.g. turtle, nt, trig (default: from the extension)",
     )
+    add_store_argument(parser)
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """``--store DIR``: the one way every store-using command names an on-disk store."""
     parser.add_argument(
         "--store",
         type=Path,

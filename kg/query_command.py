@@ -18,6 +18,8 @@ FORMATS = ("json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from eokg.kg.commands import add_store_argument
+
     parser.add_argument("sparql", nargs="?", metavar="SPARQL", help="the query text")
     parser.add_argument("--file", type=Path, metavar="FILE", help="read the query from FILE")
     parser.add_argument(
@@ -40,12 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="evaluate without the spatial index (for cross-checks)",
     )
-    parser.add_argument(
-        "--store",
-        type=Path,
-        metavar="DIR",
-        help="on-disk store folder (default: store.path from the settings)",
-    )
+    add_store_argument(parser)
 
 
 def read_query(args: argparse.Namespace) -> str:

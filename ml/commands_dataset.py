@@ -13,10 +13,11 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from eokg.kg.commands import add_store_argument
+
     parser.add_argument("--spec", type=Path, default=None,
                         help="dataset spec (TOML or JSON); default: the sea-ice patch spec")
-    parser.add_argument("--store", type=Path, default=None,
-                        help="on-disk store folder (default: store.path from the settings)")
+    add_store_argument(parser)
     parser.add_argument("--cache", type=Path, default=None,
                         help="cache folder (default: DATA_DIR/datasets)")
 

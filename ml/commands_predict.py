@@ -16,13 +16,10 @@ from eokg.errors import InputError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from eokg.kg.commands import add_store_argument
+
     parser.add_argument("--model", type=Path, required=True, help="a `eokg train` output folder")
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        help="on-disk store folder (default: store.path from the settings)",
-    )
+    add_store_argument(parser)
     parser.add_argument(
         "--query",
         type=Path,

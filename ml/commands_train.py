@@ -15,6 +15,8 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from eokg.kg.commands import add_store_argument
+
     parser.add_argument(
         "--spec",
         type=Path,
@@ -26,12 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=int, default=None, help="default: ml.epochs")
     parser.add_argument("--batch-size", type=int, default=None, help="default: ml.batch_size")
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        help="on-disk store folder (default: store.path from the settings)",
-    )
+    add_store_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,
