@@ -49,6 +49,7 @@ from eokg.kg.results import (
     write_triples,
 )
 from eokg.kg.source import QueryOptions
+from eokg.kg.sparql_syntax import check_limits
 
 log = logging.getLogger(__name__)
 
@@ -387,11 +388,40 @@ def single_param(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _options(params: dict[str, list[str]], default: str, named: str) -> QueryOptions:
+def _options(
+    params: dict[str, list[str]], default: str, named: str, entailment: bool = True
+) -> QueryOptions:
     return QueryOptions(
         default_graph_uris=list(params.get(default, [])),
         named_graph_uris=list(params.get(named, [])),
+        entailment=entailment,
     )
+
+
+def _wants_explain(params: dict[str, list[str]]) -> bool:
+    value = single_param(params, "explain")
+    return value is not None and value.lower() in ("", "1", "true", "yes")
+
+
+async def _explain(request: Request, sparql: str, options: QueryOptions) -> Response:
+    """The plan of a query (which operators used the index, set sizes, times), as JSON."""
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+
+    store = request.app.state.store
+    if not callable(getattr(store, "explain", None)):
+        raise QueryError("explain needs the local GeoSPARQL store", where="explain")
+    timeout_s = request.app.state.settings.api.query_timeout_s
+    try:
+        report = await asyncio.wait_for(
+            run_in_threadpool(store.explain, sparql, options), timeout=timeout_s
+        )
+    except TimeoutError:
+        raise QueryTimeout(
+            f"the query did not finish within {timeout_s:g} s", where="explain",
+            timeout_s=timeout_s,
+        ) from None
+    return JSONResponse(report)
 
 
 def _check_api_key(request: Request) -> None:
@@ -449,8 +479,15 @@ async def sparql_get(request: Request) -> Any:
     limit = request.app.state.settings.api.max_request_bytes
     if len(query.encode("utf-8")) > limit:
         raise RequestTooLarge(f"the query is over the limit of {limit} bytes", where="query")
-    options = _options(params, "default-graph-uri", "named-graph-uri")
+    check_limits(query)
+    options = _options(params, "default-graph-uri", "named-graph-uri", _entailment(request))
+    if _wants_explain(params):
+        return await _explain(request, query, options)
     return await _run_query(request, query, options, accept_of(request, params))
+
+
+def _entailment(request: Request) -> bool:
+    return bool(request.app.state.settings.store.entailment)
 
 
 @router.post("/sparql", name="sparql_post")
@@ -465,18 +502,29 @@ async def sparql_post(request: Request) -> Any:
         if (query is None) == (update is None):
             raise QueryError("send exactly one of 'query' or 'update'", where="form")
         if update is not None:
+            check_limits(update, where="update")
             options = _options(params, "using-graph-uri", "using-named-graph-uri")
             return await _run_update(request, update, options)
-        options = _options(params, "default-graph-uri", "named-graph-uri")
         assert query is not None
+        check_limits(query)
+        options = _options(params, "default-graph-uri", "named-graph-uri", _entailment(request))
+        if _wants_explain(params):
+            return await _explain(request, query, options)
         return await _run_query(request, query, options, accept_of(request, params))
     if content_type == SPARQL_QUERY:
-        options = _options(url_params, "default-graph-uri", "named-graph-uri")
+        options = _options(
+            url_params, "default-graph-uri", "named-graph-uri", _entailment(request)
+        )
         query = decode_text(body, "query")
+        check_limits(query)
+        if _wants_explain(url_params):
+            return await _explain(request, query, options)
         return await _run_query(request, query, options, accept_of(request, url_params))
     if content_type == SPARQL_UPDATE:
         options = _options(url_params, "using-graph-uri", "using-named-graph-uri")
-        return await _run_update(request, decode_text(body, "update"), options)
+        update_text = decode_text(body, "update")
+        check_limits(update_text, where="update")
+        return await _run_update(request, update_text, options)
     raise UnsupportedMediaType(
         f"POST {FORM}, {SPARQL_QUERY} or {SPARQL_UPDATE}, not {content_type or 'no type'!r}",
         where="Content-Type",

@@ -8,16 +8,16 @@ backend (embedded or Elasticsearch) is built once by ``setup`` from
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from eokg.api import stac_params
+from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import MetadataIndex, SearchPage, SearchRequest
-from eokg.errors import InputError, RequestTooLarge
+from eokg.errors import RequestTooLarge
 
 PREFIX = "/stac"
 GEOJSON = "application/geo+json"
@@ -83,6 +83,11 @@ def _link(rel: str, href: str, media: str = "application/json", **extra: Any) ->
     return {"rel": rel, "href": href, "type": media, **extra}
 
 
+def _segment(value: Any) -> str:
+    """An id as one URL path segment (ingest refuses ids containing '/')."""
+    return quote(str(value), safe="")
+
+
 def _geojson(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=GEOJSON)
 
@@ -91,9 +96,9 @@ def _item_links(base: str, item: dict[str, Any]) -> dict[str, Any]:
     collection = item.get("collection")
     if collection is None or "id" not in item:
         return item
-    coll_url = f"{base}/collections/{collection}"
+    coll_url = f"{base}/collections/{_segment(collection)}"
     own = [
-        _link("self", f"{coll_url}/items/{item['id']}", GEOJSON),
+        _link("self", f"{coll_url}/items/{_segment(item['id'])}", GEOJSON),
         _link("parent", coll_url),
         _link("collection", coll_url),
         _link("root", base),
@@ -107,7 +112,7 @@ def _item_links(base: str, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _collection_links(base: str, collection: dict[str, Any]) -> dict[str, Any]:
-    url = f"{base}/collections/{collection['id']}"
+    url = f"{base}/collections/{_segment(collection['id'])}"
     own = [
         _link("self", url),
         _link("parent", base),
@@ -133,10 +138,7 @@ async def _json_body(request: Request) -> Any:
         raise RequestTooLarge(f"body is larger than {limit} bytes", where="body")
     if not raw:
         return {}
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"body is not JSON: {exc.msg}", where=f"body at {exc.pos}") from exc
+    return parse_json(raw, where="body")
 
 
 def _feature_collection(
@@ -201,7 +203,11 @@ def landing(request: Request) -> JSONResponse:
     ]
     for collection in _index(request).collections():
         links.append(
-            _link("child", f"{base}/collections/{collection['id']}", title=collection.get("title"))
+            _link(
+                "child",
+                f"{base}/collections/{_segment(collection['id'])}",
+                title=collection.get("title"),
+            )
         )
     return JSONResponse(
         {
@@ -250,7 +256,7 @@ def collection_items(request: Request, collection_id: str) -> JSONResponse:
     params.pop("collections", None)
     search = stac_params.from_query(params, collections=[collection_id])
     page = index.search(search)
-    self_url = f"{_base(request)}/collections/{collection_id}/items"
+    self_url = f"{_base(request)}/collections/{_segment(collection_id)}/items"
     if request.url.query:
         self_url += f"?{request.url.query}"
     return _feature_collection(request, page, search, self_url, post=False, omit=("collections",))
@@ -291,7 +297,7 @@ def queryables(request: Request) -> JSONResponse:
 @router.get("/collections/{collection_id}/queryables", summary="Queryables of one collection")
 def collection_queryables(request: Request, collection_id: str) -> JSONResponse:
     doc = _index(request).queryables(collection_id)
-    doc["$id"] = f"{_base(request)}/collections/{collection_id}/queryables"
+    doc["$id"] = f"{_base(request)}/collections/{_segment(collection_id)}/queryables"
     return JSONResponse(doc, media_type="application/schema+json")
 
 

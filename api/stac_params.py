@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eokg.catalog.index import FieldsSpec, SearchRequest, SortField
+from eokg.catalog.cql2_parse import parse_json
+from eokg.catalog.index import FieldsSpec, SearchRequest, SortField, request_error
 from eokg.errors import InputError
 
 #: GET parameters that are not part of SearchRequest but of the endpoint.
@@ -51,10 +52,7 @@ def from_query(params: Mapping[str, str], **fixed: Any) -> SearchRequest:
             except ValueError as exc:
                 raise InputError("bbox must be comma-separated numbers", where="bbox") from exc
         elif key == "intersects":
-            try:
-                data["intersects"] = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise InputError("intersects must be GeoJSON", where="intersects") from exc
+            data["intersects"] = parse_json(value, where="intersects")
         elif key in ("ids", "collections", "q", "concepts"):
             data[key] = _csv(value)
         elif key == "sortby":
@@ -93,10 +91,7 @@ def build(data: dict[str, Any]) -> SearchRequest:
     try:
         return SearchRequest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InputError(message, where=where) from exc
+        raise request_error(exc) from exc
 
 
 def to_body(request: SearchRequest) -> dict[str, Any]:

@@ -12,7 +12,8 @@ Modules:
 - ``concepts``: SKOS schemes (narrower expansion, multilingual label matching).
 - ``cql2_parse``: CQL2 text/JSON -> validated JSON tree (errors with line:column).
 - ``search_common``: request -> CQL2, page tokens, Fields extension, hit explanations.
-- ``sqlite_schema``, ``cql2_sql``, ``sqlite_fastpath``, ``sqlite_index``: embedded backend.
+- ``sqlite_schema``, ``sql_fragments``, ``cql2_sql``, ``sqlite_fastpath``, ``sqlite_index``:
+  embedded backend (every value and JSON path a bound parameter).
 - ``es_query`` (pure DSL translation), ``es_index``: Elasticsearch backend.
 - ``queryables``: the Filter extension's queryables schema.
 - ``readers``, ``commands``: ``eokg index PATH...``.

@@ -5,12 +5,14 @@ per-collection alias (``{prefix}-items-{collection}``, which writes go to) and a
 shared read alias (``{prefix}-items``).  ``reindex_collection`` builds ``v{n+1}``
 and swaps both aliases in one atomic ``_aliases`` call, so readers never see a
 gap.  Collections live in ``{prefix}-collections``.  Query translation is in
-``es_query`` (pure functions).
+``es_query`` (pure functions).  Client errors are logged in full and reported
+without the cluster's URL, index names or query text (``_failed``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -27,24 +29,41 @@ from eokg.catalog.index import (
 from eokg.catalog.items import (
     MATCHED_PROPERTY,
     IndexedItem,
+    check_collection_id,
     placeholder_collection,
     valid_items,
 )
 from eokg.catalog.queryables import json_type, queryables_document
-from eokg.catalog.search_common import apply_fields, decode_token, encode_token, explain
+from eokg.catalog.search_common import (
+    apply_fields,
+    check_queryables,
+    decode_token,
+    encode_token,
+    explain,
+)
 from eokg.catalog.timeutil import to_iso
 from eokg.config import CatalogSettings
 from eokg.errors import (
     ConfigError,
+    EokgError,
     InputError,
-    ItemValidationError,
     NotFound,
     SourceUnavailable,
     require,
 )
 
+log = logging.getLogger(__name__)
+
 INTERVALS = {"day": "day", "month": "month", "year": "year"}
 FORMATS = {"day": "yyyy-MM-dd", "month": "yyyy-MM", "year": "yyyy"}
+
+
+def _failed(exc: Exception, what: str) -> EokgError:
+    """A client-facing error for a failed call; the client's text stays in the log."""
+    log.warning("Elasticsearch %s failed: %s", what, exc)
+    if type(exc).__name__ == "BadRequestError":
+        return InputError(f"the catalogue rejected the {what}", where="filter")
+    return SourceUnavailable(f"the catalogue backend failed during {what}", where="catalogue")
 
 
 def _slug(collection: str) -> str:
@@ -74,6 +93,7 @@ class EsIndex:
         self.read_alias = f"{prefix}-items"
         self.collections_index = f"{prefix}-collections"
         self._ready: set[str] = set()
+        self._queryable_names: set[str] = set()
         try:
             self.es.indices.put_index_template(
                 name=f"{prefix}-items", **es_query.index_template(prefix)
@@ -148,9 +168,7 @@ class EsIndex:
 
     # -- writes -------------------------------------------------------------
     def add_collection(self, collection: dict[str, Any]) -> None:
-        cid = collection.get("id")
-        if not isinstance(cid, str) or not cid:
-            raise ItemValidationError("collection has no string 'id'", where="collection ?")
+        cid = check_collection_id(collection.get("id"))
         self._ensure_collection_index(cid)
         self.es.index(
             index=self.collections_index,
@@ -199,6 +217,7 @@ class EsIndex:
                 if on_failure is not None:
                     on_failure(failure)
         self._record_queryables(seen)
+        self._queryable_names.update(name for _, name in seen)
         return report
 
     def _action(self, p: IndexedItem) -> dict[str, Any]:
@@ -275,6 +294,23 @@ class EsIndex:
         seen = {h["_source"]["name"]: h["_source"]["type"] for h in hits}
         return queryables_document(seen, collection)
 
+    def _is_queryable(self, name: str) -> bool:
+        """Seen at ingest, by this process or (looked up on a miss) by any other writer."""
+        if name in self._queryable_names:
+            return True
+        try:
+            result = self.es.options(ignore_status=404).search(
+                index=f"{self.prefix}-queryables",
+                query={"term": {"name.keyword": name}},
+                size=1,
+            )
+        except Exception as exc:
+            raise _failed(exc, "queryables lookup") from exc
+        if result.get("hits", {}).get("hits"):
+            self._queryable_names.add(name)
+            return True
+        return False
+
     def _semantic(self, request: SearchRequest) -> tuple[Any, list[str], list[str]]:
         cq = None
         concept_iris: list[str] = []
@@ -295,6 +331,7 @@ class EsIndex:
         return cq, concept_iris, text_concepts
 
     def search(self, request: SearchRequest) -> SearchPage:
+        check_queryables(request, self._is_queryable)
         cq, concept_iris, text_concepts = self._semantic(request)
         after = None
         if request.token:
@@ -310,11 +347,7 @@ class EsIndex:
         try:
             result = self.es.search(index=self.read_alias, **kwargs)
         except Exception as exc:
-            if type(exc).__name__ == "BadRequestError":
-                raise InputError(
-                    f"Elasticsearch rejected the query: {exc}", where="filter"
-                ) from exc
-            raise SourceUnavailable(f"Elasticsearch search failed: {exc}") from exc
+            raise _failed(exc, "search") from exc
         hits = result["hits"]["hits"]
         next_token = None
         if len(hits) > request.limit:
@@ -339,6 +372,7 @@ class EsIndex:
             raise InputError(f"unknown aggregation(s) {unknown}", where="aggregations")
         if interval not in INTERVALS:
             raise InputError(f"interval must be one of {list(INTERVALS)}", where="interval")
+        check_queryables(request, self._is_queryable)
         _, concept_iris, text_concepts = self._semantic(request)
         body = es_query.search_body(request, concept_iris=concept_iris, text_concepts=text_concepts)
         aggs = {
@@ -355,13 +389,16 @@ class EsIndex:
             "datetime_min": {"min": {"field": "t_start"}},
             "datetime_max": {"max": {"field": "t_end"}},
         }
-        result = self.es.search(
-            index=self.read_alias,
-            query=body["query"],
-            size=0,
-            track_total_hits=True,
-            aggs={k: v for k, v in aggs.items() if k in aggregations},
-        )
+        try:
+            result = self.es.search(
+                index=self.read_alias,
+                query=body["query"],
+                size=0,
+                track_total_hits=True,
+                aggs={k: v for k, v in aggs.items() if k in aggregations},
+            )
+        except Exception as exc:
+            raise _failed(exc, "aggregation") from exc
         out: list[dict[str, Any]] = []
         for name in aggregations:
             if name == "total_count":

@@ -12,6 +12,12 @@ of an item document::
     concepts                keyword (IRIs of eokg:concepts)
     text                    text (title, description, keywords, concept labels)
     item                    the original item, stored, not indexed
+
+Nothing from a request becomes a script (there are no scripts at all) or a
+field pattern: literals are JSON values of term/range queries, and property
+names must be queryables (checked by the backend) that are also plain field
+names (``field_name``), so ``*``, a leading ``_`` or empty path segments cannot
+reach ``exists`` or a sort, where Elasticsearch would expand or resolve them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from eokg.catalog.cql2_sql import (
     GEOMETRY_PROPERTIES,
     SPATIAL_SWAP,
     TEMPORAL,
+    literal_geometry,
     temporal_literal,
 )
 from eokg.catalog.index import SearchRequest
@@ -101,8 +108,20 @@ def document(p: IndexedItem, labels: str = "") -> dict[str, Any]:
     }
 
 
-def field_name(name: str, where: str) -> str:
+def field_name(name: Any, where: str) -> str:
+    """The document field of a queryable; refuses names Elasticsearch would treat as patterns."""
+    if not isinstance(name, str):
+        raise QueryError("a property name must be a string", where=where)
     name = name.removeprefix("properties.")
+    if (
+        not name
+        or len(name) > 256
+        or name.startswith("_")
+        or any(c in name for c in "*?\\")
+        or any(not part for part in name.split("."))
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise QueryError(f"{name!r} cannot be used as a field name", where=where)
     if name in ("id", "collection"):
         return name
     if name in ("datetime", "start_datetime"):
@@ -216,9 +235,8 @@ def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
         arity(1)
         if not (isinstance(args[0], dict) and "property" in args[0]):
             raise QueryError("IS NULL needs a property", where=sub[0])
-        return {
-            "bool": {"must_not": [{"exists": {"field": field_name(args[0]["property"], sub[0])}}]}
-        }
+        field = field_name(args[0]["property"], sub[0])
+        return {"bool": {"must_not": [{"exists": {"field": field}}]}}
     if op.startswith("s_"):
         return _spatial(op, args, where)
     if op in TEMPORAL:
@@ -246,6 +264,7 @@ def _spatial(op: str, args: list[Any], where: str) -> dict[str, Any]:
         raise QueryError(f"{op} is not supported by the Elasticsearch backend", where=where)
     if not (isinstance(first, dict) and first.get("property") in GEOMETRY_PROPERTIES):
         raise QueryError("spatial operators compare the item geometry with a literal", where=where)
+    literal_geometry(second, f"{where}.args[1]")  # finite, in lon/lat range, parses
     if isinstance(second, dict) and "bbox" in second:
         b = second["bbox"]
         w, s, e, n = (b[0], b[1], b[2], b[3]) if len(b) == 4 else (b[0], b[1], b[3], b[4])

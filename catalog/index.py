@@ -8,11 +8,12 @@ resolved once by ``open_index``.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eokg.catalog.timeutil import parse_interval
 from eokg.config import CatalogSettings
@@ -20,6 +21,11 @@ from eokg.errors import ConfigError, InputError
 
 #: hard cap on page size, whatever the client asks.
 MAX_LIMIT = 10_000
+#: the only CRS of filter geometries (STAC API filter: servers accept only this).
+CRS84 = {
+    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "https://www.opengis.net/def/crs/OGC/1.3/CRS84",
+}
 #: aggregations every backend supports.
 AGGREGATIONS = (
     "total_count",
@@ -37,12 +43,33 @@ class SortField(BaseModel):
 
 
 class FieldsSpec(BaseModel):
+    """Fields extension: dotted item paths (applied to returned items, never to a query)."""
+
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
 
+    @field_validator("include", "exclude")
+    @classmethod
+    def _check_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path or len(path) > 256 or any(not part for part in path.split(".")):
+                raise ValueError(f"{path!r} is not a dotted field path such as properties.title")
+        return value
+
+
+def request_error(exc: ValidationError) -> InputError:
+    """The first validation error of a search as an ``InputError`` naming the parameter."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return InputError(str(first["msg"]).removeprefix("Value error, "), where=where)
+
 
 class SearchRequest(BaseModel):
-    """A STAC item search, whichever way it arrived (GET query string, POST body, Python)."""
+    """A STAC item search, whichever way it arrived (GET query string, POST body, Python).
+
+    Invalid values raise ``InputError`` naming the parameter (a 400 in the API),
+    whoever builds the request: the STAC routes, semantic search or a script.
+    """
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -61,6 +88,12 @@ class SearchRequest(BaseModel):
     q: list[str] | None = None
     concepts: list[str] | None = None
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise request_error(exc) from exc
+
     @field_validator("bbox")
     @classmethod
     def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
@@ -68,10 +101,41 @@ class SearchRequest(BaseModel):
             return value
         if len(value) not in (4, 6):
             raise ValueError("bbox needs 4 or 6 numbers")
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError("bbox numbers must be finite (no NaN or infinity)")
         if len(value) == 6:
+            if value[2] > value[5]:
+                raise ValueError("bbox minimum elevation is greater than its maximum")
             value = [value[0], value[1], value[3], value[4]]
-        if value[1] > value[3]:
+        west, south, east, north = value
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            raise ValueError("bbox longitudes must lie in [-180, 180] (WGS 84)")
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            raise ValueError("bbox latitudes must lie in [-90, 90] (WGS 84)")
+        if south > north:
             raise ValueError("bbox south is greater than north")
+        # west > east is allowed: the box crosses the antimeridian
+        return value
+
+    @field_validator("intersects")
+    @classmethod
+    def _check_intersects(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from eokg.catalog.cql2_sql import literal_geometry
+
+            if "type" not in value:
+                raise ValueError("intersects must be a GeoJSON geometry")
+            try:
+                literal_geometry(value, "intersects")
+            except InputError as exc:
+                raise ValueError(exc.message.replace("geometry literal", "geometry")) from exc
+        return value
+
+    @field_validator("filter_crs")
+    @classmethod
+    def _check_crs(cls, value: str | None) -> str | None:
+        if value is not None and value not in CRS84:
+            raise ValueError(f"filter-crs must be {min(CRS84)} (the only one supported)")
         return value
 
     @field_validator("datetime")

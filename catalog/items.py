@@ -47,6 +47,30 @@ def _fail(item_id: str, message: str, field_name: str) -> ItemValidationError:
     return ItemValidationError(message, where=f"item {item_id!r}", field=field_name)
 
 
+def unsafe_id(value: str) -> str | None:
+    """Why an item or collection id cannot be a URL path segment, or None if it can.
+
+    Ids become ``/collections/{collection}/items/{id}``; a ``/`` there is decoded
+    before routing even when escaped as ``%2F``, so such an item could be
+    indexed but never fetched.  Refusing it at ingest is the honest answer.
+    """
+    if "/" in value:
+        return "contains '/', which cannot be part of its URL (/collections/{c}/items/{id})"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains control characters"
+    return None
+
+
+def check_collection_id(cid: Any) -> str:
+    """A collection id the catalogue can serve, or ItemValidationError."""
+    if not isinstance(cid, str) or not cid.strip():
+        raise ItemValidationError("collection has no string 'id'", where="collection ?")
+    reason = unsafe_id(cid)
+    if reason:
+        raise ItemValidationError(f"collection id {reason}", where=f"collection {cid!r}")
+    return cid
+
+
 def _geometry(item: dict[str, Any], item_id: str) -> BaseGeometry | None:
     raw = item.get("geometry")
     if raw is None:
@@ -134,6 +158,9 @@ def prepare_item(item: Any, *, default_collection: str | None = None) -> Indexed
     item_id = item.get("id")
     if not isinstance(item_id, str) or not item_id.strip():
         raise ItemValidationError("item has no string 'id'", where="item ?", field="id")
+    reason = unsafe_id(item_id)
+    if reason:
+        raise _fail(item_id, f"id {reason}", "id")
     if item.get("type") != "Feature":
         raise _fail(item_id, "type must be 'Feature'", "type")
     props = item.get("properties")
@@ -142,6 +169,16 @@ def prepare_item(item: Any, *, default_collection: str | None = None) -> Indexed
     collection = item.get("collection") or default_collection
     if not isinstance(collection, str) or not collection:
         raise _fail(item_id, "item names no collection", "collection")
+    reason = unsafe_id(collection)
+    if reason:
+        raise _fail(item_id, f"collection id {reason}", "collection")
+    if "geometry" not in item:
+        raise _fail(
+            item_id,
+            "item has no 'geometry' member (GeoJSON requires one: null for an item "
+            "without a location)",
+            "geometry",
+        )
     geom = _geometry(item, item_id)
     start, end = _times(props, item_id)
     for name in ("links", "assets"):

@@ -2,7 +2,9 @@
 
 Core fields are always queryable; every other property (including label and MLM
 extension fields such as ``label:classes``, ``mlm:name``, ``mlm:architecture``,
-``mlm:tasks``) is listed with the JSON type observed when it was indexed.
+``mlm:tasks``) is listed with the JSON type observed when it was indexed.  The
+list is exhaustive (``additionalProperties: false``): a filter or sort key naming
+anything else is refused with a 400 that names it (``search_common.check_queryables``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,21 @@ CORE: dict[str, dict[str, Any]] = {
     "collection": {"description": "Collection identifier", "type": "string"},
     "geometry": {"description": "Footprint", "$ref": "https://geojson.org/schema/Geometry.json"},
     "datetime": {"description": "Acquisition time", "type": "string", "format": "date-time"},
+    "start_datetime": {
+        "description": "Start of the item's time",
+        "type": "string",
+        "format": "date-time",
+    },
+    "end_datetime": {
+        "description": "End of the item's time",
+        "type": "string",
+        "format": "date-time",
+    },
 }
+#: names every backend answers whatever was indexed.
+ALWAYS_QUERYABLE = frozenset(CORE)
+#: queryables a search cannot be ordered by.
+UNSORTABLE = frozenset({"geometry"})
 DATETIME_FIELDS = {"datetime", "start_datetime", "end_datetime", "created", "updated"}
 
 
@@ -52,5 +68,5 @@ def queryables_document(
         "type": "object",
         "title": f"Queryables{' of ' + collection if collection else ''}",
         "properties": properties,
-        "additionalProperties": True,
+        "additionalProperties": False,
     }

@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from eokg.catalog.concepts import ConceptQuery, normalise
+from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import FieldsSpec, Match, SearchRequest
 from eokg.catalog.items import CONCEPTS_PROPERTY
-from eokg.errors import InputError
+from eokg.catalog.queryables import ALWAYS_QUERYABLE, UNSORTABLE
+from eokg.errors import InputError, QueryError
 
 #: fields a client always gets back, whatever ``fields`` says (pystac needs them).
 ALWAYS = ("type", "id", "collection", "stac_version", "links")
@@ -49,6 +52,52 @@ def core_to_cql2(request: SearchRequest) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
 
 
+def filter_properties(tree: Any, where: str = "filter") -> Iterator[tuple[Any, str]]:
+    """Every ``{"property": name}`` node of a CQL2 JSON tree with its path, in order."""
+    stack: list[tuple[Any, str]] = [(tree, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            if "property" in node:
+                yield node["property"], at
+                continue
+            children = [(v, f"{at}.{k}") for k, v in node.items()]
+        elif isinstance(node, list):
+            children = [(v, f"{at}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        stack.extend(reversed(children))
+
+
+def check_queryables(request: SearchRequest, is_queryable: Callable[[str], bool]) -> None:
+    """Refuse a filter or sort key naming a property that is not a queryable (400).
+
+    The queryables document says ``additionalProperties: false``, so, as OGC API
+    Features Part 3 requires, an unknown name is an error naming it, never a
+    silent empty page; the same rule for GET and POST, cql2-text and cql2-json.
+    ``is_queryable`` is the backend's lookup of names seen at ingest.
+    """
+
+    def known(name: Any, where: str) -> str:
+        if not isinstance(name, str) or not name.removeprefix("properties."):
+            raise QueryError("a property name must be a non-empty string", where=where)
+        bare = name.removeprefix("properties.")
+        if bare not in ALWAYS_QUERYABLE and not is_queryable(bare):
+            raise QueryError(
+                f"unknown property {bare!r}: it is not a queryable of this catalogue "
+                "(see /stac/queryables)",
+                where=where,
+                property=bare,
+            )
+        return bare
+
+    for name, where in filter_properties(request.cql2_json()):
+        known(name, where)
+    for i, spec in enumerate(request.sortby or []):
+        if known(spec.field, f"sortby[{i}]") in UNSORTABLE:
+            raise QueryError(f"cannot sort by {spec.field!r}", where=f"sortby[{i}]")
+
+
 def encode_token(values: list[Any]) -> str:
     raw = json.dumps(values, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -58,11 +107,13 @@ def decode_token(token: str, expected: int) -> list[Any]:
     """Decode a page token; a tampered or stale token is a 400 naming ``token``."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = parse_json(base64.urlsafe_b64decode(padded.encode()), where="token")
     except Exception as exc:
         raise InputError("the page token is not one this server issued", where="token") from exc
     if not isinstance(values, list) or len(values) != expected:
         raise InputError("the page token does not fit this sort order", where="token")
+    if not all(isinstance(v, str | int | float | bool | None) for v in values):
+        raise InputError("the page token is not one this server issued", where="token")
     return values
 
 

@@ -4,12 +4,17 @@ Writes happen in transactional batches (one ``BEGIN IMMEDIATE`` per batch), so a
 crash never leaves half a batch; a bad item is reported and skipped, never
 aborting its batch.  Reads build one WHERE clause from the request (CQL2 plus
 concept/free-text subqueries) and page with a keyset token, which stays stable
-while items are added.
+while items are added.  Statements are assembled from ``Sql`` fragments: every
+value, JSON path and page-token key is a bound parameter, and property names
+must be queryables (``check_queryables``), so no request text reaches the SQL.
+SQLite's own messages are logged, never returned: a client gets a 400 for a
+search too big to run and a 5xx for anything else.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +27,7 @@ import shapely
 from shapely import prepared
 
 from eokg.catalog.concepts import ConceptQuery, ConceptScheme, concept_query
-from eokg.catalog.cql2_sql import CqlToSql
+from eokg.catalog.cql2_sql import CqlToSql, literal_geometry, property_sql
 from eokg.catalog.index import (
     BulkReport,
     ItemFailure,
@@ -34,18 +39,21 @@ from eokg.catalog.index import (
 from eokg.catalog.items import (
     MATCHED_PROPERTY,
     IndexedItem,
+    check_collection_id,
     placeholder_collection,
     valid_items,
 )
 from eokg.catalog.queryables import json_type, queryables_document
 from eokg.catalog.search_common import (
     apply_fields,
+    check_queryables,
     core_to_cql2,
     decode_token,
     encode_token,
     explain,
     fts_query,
 )
+from eokg.catalog.sql_fragments import Sql, conjunction, join, param, params, sql
 from eokg.catalog.sqlite_fastpath import (
     TIME_MAX,
     TIME_MIN,
@@ -56,32 +64,61 @@ from eokg.catalog.sqlite_fastpath import (
 )
 from eokg.catalog.sqlite_schema import ITEM_SQL, initialise
 from eokg.config import CatalogSettings
-from eokg.errors import InputError, ItemValidationError, NotFound, StoreError
+from eokg.errors import (
+    EokgError,
+    InputError,
+    ItemValidationError,
+    LimitExceeded,
+    NotFound,
+    QueryError,
+    QueryTimeout,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
 
 #: above this many matches a page is cut from the time index, probing the rowid sets.
 LARGE_MATCH = 5000
+#: SQLite errors that mean "this search is too big", not "the catalogue is broken".
+TOO_BIG = (
+    "too many sql variables",
+    "expression tree is too large",
+    "too many terms",
+    "pattern too complex",
+    "parser stack overflow",
+    "string or blob too big",
+    "too many columns",
+)
+
+
+def read_failed(exc: sqlite3.Error) -> EokgError:
+    """A client-facing error for a failed read; SQLite's text (SQL, paths) is only logged."""
+    log.warning("catalogue read failed: %s", exc)
+    text = str(exc).lower()
+    if any(marker in text for marker in TOO_BIG):
+        return QueryError(
+            "the search is too large for the catalogue: use fewer values or conditions",
+            where="filter",
+        )
+    if "interrupt" in text:
+        return QueryTimeout("the search took too long and was stopped", where="catalogue")
+    if "locked" in text or "busy" in text:
+        return LimitExceeded("the catalogue is busy; try again", where="catalogue")
+    return StoreError("the catalogue could not be read", where="catalogue")
 
 
 @dataclass
 class Where:
     """Conditions over ``items i``: plain clauses plus rowid sets (free text, concepts)."""
 
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-    sets: list[tuple[str, list[Any]]] = field(default_factory=list)
+    clauses: list[Sql] = field(default_factory=list)
+    sets: list[Sql] = field(default_factory=list)
     concepts: ConceptQuery | None = None
 
-    def add_set(self, sql: str, params: list[Any]) -> None:
-        self.sets.append((sql, params))
-
-    def sql(self, *, probe_sets: bool = False) -> tuple[list[str], list[Any]]:
-        """All conditions as (clauses, params); ``probe_sets`` stops SQLite driving from them."""
-        clauses, params = list(self.clauses), list(self.params)
+    def conditions(self, *, probe_sets: bool = False) -> list[Sql]:
+        """All conditions; ``probe_sets`` stops SQLite driving the scan from the rowid sets."""
         lhs = "+i.rowid" if probe_sets else "i.rowid"
-        for sql, set_params in self.sets:
-            clauses.append(f"{lhs} IN ({sql})")
-            params.extend(set_params)
-        return clauses, params
+        return [*self.clauses, *(sql(f"{lhs} IN ({{s}})", s=s) for s in self.sets)]
 
 
 @lru_cache(maxsize=64)
@@ -128,6 +165,7 @@ class SqliteIndex:
         self._known_queryables: set[tuple[str, str]] = {
             (c, n) for c, n in self._conn.execute("SELECT collection, name FROM queryables")
         }
+        self._queryable_names = {n for _, n in self._known_queryables}
 
     def _read_max_duration(self) -> float | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'max_duration'").fetchone()
@@ -149,9 +187,7 @@ class SqliteIndex:
 
     # -- writes -------------------------------------------------------------
     def add_collection(self, collection: dict[str, Any]) -> None:
-        cid = collection.get("id")
-        if not isinstance(cid, str) or not cid:
-            raise ItemValidationError("collection has no string 'id'", where="collection ?")
+        cid = check_collection_id(collection.get("id"))
         if collection.get("type", "Collection") != "Collection":
             raise ItemValidationError("type must be 'Collection'", where=f"collection {cid!r}")
         with self._lock:
@@ -214,6 +250,7 @@ class SqliteIndex:
                     raise StoreError(f"batch write failed: {exc}", where=self.path) from exc
                 raise
             self._known_queryables.update((q[0], q[1]) for q in fresh)
+            self._queryable_names.update(q[1] for q in fresh)
             self._max_duration = self._read_max_duration()
         return len(batch)
 
@@ -314,15 +351,26 @@ class SqliteIndex:
         return item
 
     def queryables(self, collection: str | None = None) -> dict[str, Any]:
-        sql = "SELECT name, type FROM queryables"
-        params: tuple[Any, ...] = ()
+        query = "SELECT name, type FROM queryables"
+        args: tuple[Any, ...] = ()
         if collection is not None:
             self.get_collection(collection)
-            sql += " WHERE collection = ?"
-            params = (collection,)
+            query += " WHERE collection = ?"
+            args = (collection,)
         with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
+            rows = self._conn.execute(query, args).fetchall()
         return queryables_document(dict(rows), collection)
+
+    def _is_queryable(self, name: str) -> bool:
+        """Seen at ingest, here or by another process writing the same file since."""
+        if name in self._queryable_names:
+            return True
+        row = self._conn.execute(
+            "SELECT 1 FROM queryables WHERE name = ? LIMIT 1", (name,)
+        ).fetchone()
+        if row is not None:
+            self._queryable_names.add(name)
+        return row is not None
 
     def _translator(self) -> CqlToSql:
         return CqlToSql(max_duration=self._max_duration)
@@ -332,9 +380,7 @@ class SqliteIndex:
         where = Where()
         tree = core_to_cql2(request)
         if tree is not None:
-            sql = self._translator().translate(tree)
-            where.clauses.append(sql.sql)
-            where.params.extend(sql.params)
+            where.clauses.append(self._translator().translate(tree))
         selective = bool(request.datetime or request.ids)
         self._semantic(request, where, correlated=selective)
         return where
@@ -343,10 +389,8 @@ class SqliteIndex:
         """Split off the spatial constraints for the fast path, or None if there are none."""
         geoms, rest = split_filter(request.cql2_json())
         if request.bbox is not None:
-            geoms.append(shapely.box(*request.bbox))
+            geoms.append(literal_geometry({"bbox": request.bbox}, "bbox"))
         if request.intersects is not None:
-            from eokg.catalog.cql2_sql import literal_geometry
-
             geoms.append(literal_geometry(request.intersects, "intersects"))
         if not geoms:
             return None
@@ -357,11 +401,8 @@ class SqliteIndex:
         where = Where()
         translator = self._translator()
         for node, at in [(core_to_cql2(core), "filter"), *rest]:
-            if node is None:
-                continue
-            sql = translator.translate(node, at)
-            where.clauses.append(sql.sql)
-            where.params.extend(sql.params)
+            if node is not None:
+                where.clauses.append(translator.translate(node, at))
         self._semantic(request, where, correlated=True)
         return plan, where
 
@@ -377,31 +418,37 @@ class SqliteIndex:
         cq = concept_query(self.concepts, request.concepts or [], request.q or [])
         where.concepts = cq
         if request.concepts:
-            iris = sorted({i for c in request.concepts for i in cq.expansions[c]})
-            marks = ", ".join("?" * len(iris))
+            iris = params(sorted({i for c in request.concepts for i in cq.expansions[c]}))
             if correlated:
                 where.clauses.append(
-                    "EXISTS (SELECT 1 FROM item_concepts c WHERE c.item = i.rowid "
-                    f"AND c.concept IN ({marks}))"
+                    sql(
+                        "EXISTS (SELECT 1 FROM item_concepts c WHERE c.item = i.rowid "
+                        "AND c.concept IN ({iris}))",
+                        iris=iris,
+                    )
                 )
-                where.params.extend(iris)
             else:
-                where.add_set(f"SELECT item FROM item_concepts WHERE concept IN ({marks})", iris)
+                where.sets.append(
+                    sql("SELECT item FROM item_concepts WHERE concept IN ({iris})", iris=iris)
+                )
         if request.q:
-            parts: list[str] = []
-            params: list[Any] = []
+            parts: list[Sql] = []
             match = fts_query(request.q)
             if match:
-                parts.append("SELECT rowid FROM items_fts WHERE items_fts MATCH ?")
-                params.append(match)
+                parts.append(
+                    sql("SELECT rowid FROM items_fts WHERE items_fts MATCH {m}", m=param(match))
+                )
             by_term = {i for term in request.q for c in self._term_concepts(term, cq) for i in c}
             if by_term:
-                marks = ", ".join("?" * len(by_term))
-                parts.append(f"SELECT item FROM item_concepts WHERE concept IN ({marks})")
-                params.extend(sorted(by_term))
+                parts.append(
+                    sql(
+                        "SELECT item FROM item_concepts WHERE concept IN ({iris})",
+                        iris=params(sorted(by_term)),
+                    )
+                )
             if not parts:
                 raise InputError("free-text query has no searchable words", where="q")
-            where.add_set(" UNION ".join(parts), params)
+            where.sets.append(join(" UNION ", parts))
 
     def _term_concepts(self, term: str, cq: ConceptQuery) -> list[frozenset[str]]:
         if self.concepts is None:
@@ -409,54 +456,53 @@ class SqliteIndex:
         return [cq.expansions[c] for c in self.concepts.match_text(term) if c in cq.expansions]
 
     @staticmethod
-    def _sort_sql(field: SortField) -> str:
-        name = field.field.removeprefix("properties.")
-        if name in ("datetime", "start_datetime"):
-            return "i.t_start"
-        if name == "end_datetime":
-            return "i.t_end"
-        if name in ("id", "collection"):
-            return f"i.{name}"
-        if not name or any(c in name for c in "'\\"):
-            raise InputError(f"cannot sort by {field.field!r}", where="sortby")
-        escaped = name.replace('"', '\\"')
-        return f"json_extract(i.props, '$.\"{escaped}\"')"
+    def _sort_sql(field: SortField) -> Sql:
+        """A sort key: an indexed column, or the property at a bound JSON path."""
+        return property_sql(field.field.removeprefix("properties."), "sortby")
 
     @staticmethod
-    def _after(keys: Sequence[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
+    def _after(keys: Sequence[tuple[Sql, str]], values: list[Any]) -> Sql:
         """Keyset condition "row comes after ``values``" for mixed directions, NULL-safe.
 
         SQLite sorts NULL first ascending (last descending), which the per-key
         "greater"/"equal" tests below follow exactly.
         """
-        ors: list[str] = []
-        params: list[Any] = []
+        ors: list[Sql] = []
         for depth, (expr, direction) in enumerate(keys):
-            ands: list[str] = []
-            for (prev_expr, _), prev_value in zip(keys[:depth], values[:depth], strict=True):
-                ands.append(f"{prev_expr} IS ?")
-                params.append(prev_value)
+            ands = [
+                sql("{x} IS {v}", x=prev, v=param(prev_value))
+                for (prev, _), prev_value in zip(keys[:depth], values[:depth], strict=True)
+            ]
             value = values[depth]
             if direction == "asc":
                 if value is None:
-                    ands.append(f"{expr} IS NOT NULL")
+                    ands.append(sql("{x} IS NOT NULL", x=expr))
                 else:
-                    ands.append(f"{expr} > ?")
-                    params.append(value)
+                    ands.append(sql("{x} > {v}", x=expr, v=param(value)))
+            elif value is None:
+                ands.append(Sql("0"))
             else:
-                if value is None:
-                    ands.append("0")
-                else:
-                    ands.append(f"({expr} < ? OR {expr} IS NULL)")
-                    params.append(value)
-            ors.append("(" + " AND ".join(ands) + ")")
-        return "(" + " OR ".join(ors) + ")", params
+                ands.append(sql("({x} < {v} OR {x} IS NULL)", x=expr, v=param(value)))
+            ors.append(sql("({a})", a=join(" AND ", ands)))
+        return sql("({o})", o=join(" OR ", ors))
+
+    @staticmethod
+    def _order(keys: Sequence[tuple[Sql, str]], first: int) -> Sql:
+        """ORDER BY the key columns by position (``first`` is the first key's), so the
+        keys (and their bound paths) are written once, in the select list."""
+        return Sql(
+            ", ".join(f"{first + n} {direction.upper()}" for n, (_, direction) in enumerate(keys))
+        )
+
+    def _run(self, statement: Sql) -> list[Any]:
+        return self._conn.execute(statement.text, statement.params).fetchall()
 
     def search(self, request: SearchRequest) -> SearchPage:
         order = request.sort_fields()
-        keys = [(self._sort_sql(f), f.direction) for f in order]
-        token_keys = decode_token(request.token, len(keys)) if request.token else None
         with self._lock:
+            check_queryables(request, self._is_queryable)
+            keys = [(self._sort_sql(f), f.direction) for f in order]
+            token_keys = decode_token(request.token, len(keys)) if request.token else None
             try:
                 spatial = self._spatial_plan(request)
                 if spatial is not None:
@@ -465,8 +511,8 @@ class SqliteIndex:
                     )
                 else:
                     rows, matched, more, cq = self._search_sql(request, keys, token_keys)
-            except sqlite3.OperationalError as exc:
-                raise InputError(f"query could not run: {exc}", where="filter") from exc
+            except sqlite3.Error as exc:
+                raise read_failed(exc) from exc
         next_token = encode_token(list(rows[-1][1])) if more and rows else None
         items: list[dict[str, Any]] = []
         why: dict[str, list[Match]] = {}
@@ -482,7 +528,7 @@ class SqliteIndex:
     def _search_sql(
         self,
         request: SearchRequest,
-        keys: Sequence[tuple[str, str]],
+        keys: Sequence[tuple[Sql, str]],
         token_keys: list[Any] | None,
     ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:
         """Everything in SQL: COUNT(*), then keyset condition and ORDER BY ... LIMIT.
@@ -493,79 +539,83 @@ class SqliteIndex:
         """
         where = self._where(request)
         matched = self._count(where)
-        probe_sets = matched > LARGE_MATCH and keys[0][0] == "i.t_start"
-        clauses, params = where.sql(probe_sets=probe_sets)
+        probe_sets = matched > LARGE_MATCH and keys[0][0].text == "i.t_start"
+        conditions = where.conditions(probe_sets=probe_sets)
         if token_keys is not None:
-            condition, extra = self._after(keys, token_keys)
-            clauses.append(condition)
-            params.extend(extra)
-        sql_where = " AND ".join(f"({c})" for c in clauses) or "1"
-        order_sql = ", ".join(f"{expr} {direction.upper()}" for expr, direction in keys)
-        key_cols = ", ".join(expr for expr, _ in keys)
-        rows = self._conn.execute(
-            f"SELECT {ITEM_SQL}, {key_cols} FROM items i WHERE {sql_where} "
-            f"ORDER BY {order_sql} LIMIT ?",
-            [*params, request.limit + 1],
-        ).fetchall()
+            conditions.append(self._after(keys, token_keys))
+        rows = self._run(
+            sql(
+                f"SELECT {ITEM_SQL}, {{keys}} FROM items i WHERE {{where}} "
+                "ORDER BY {order} LIMIT {limit}",
+                keys=join(", ", [k for k, _ in keys]),
+                where=conjunction(conditions),
+                order=self._order(keys, first=2),
+                limit=param(request.limit + 1),
+            )
+        )
         more = len(rows) > request.limit
         return [(r[0], tuple(r[1:])) for r in rows[: request.limit]], matched, more, where.concepts
 
     def _count(self, where: Where) -> int:
         """``numberMatched``; with only rowid sets, counted on the sets alone."""
         if where.sets and not where.clauses:
-            sets = " INTERSECT ".join(f"SELECT * FROM ({sql})" for sql, _ in where.sets)
-            params = [p for _, ps in where.sets for p in ps]
-            (n,) = self._conn.execute(f"SELECT COUNT(*) FROM ({sets})", params).fetchone()
-            return int(n)
-        clauses, params = where.sql()
-        sql_where = " AND ".join(f"({c})" for c in clauses) or "1"
-        (n,) = self._conn.execute(
-            f"SELECT COUNT(*) FROM items i WHERE {sql_where}", params
-        ).fetchone()
+            sets = join(" INTERSECT ", [sql("SELECT * FROM ({s})", s=s) for s in where.sets])
+            statement = sql("SELECT COUNT(*) FROM ({sets})", sets=sets)
+        else:
+            statement = sql(
+                "SELECT COUNT(*) FROM items i WHERE {w}", w=conjunction(where.conditions())
+            )
+        ((n,),) = self._run(statement)
         return int(n)
 
     def _search_spatial(
         self,
         request: SearchRequest,
-        keys: Sequence[tuple[str, str]],
+        keys: Sequence[tuple[Sql, str]],
         token_keys: list[Any] | None,
         spatial: tuple[SpatialPlan, Where],
     ) -> tuple[list[tuple[str, tuple[Any, ...]]], int, bool, ConceptQuery | None]:
         """R*Tree (space + time) in SQL, exact footprints in shapely, page cut by keyset."""
         plan, where = spatial
-        clauses, params = where.sql()
         cq = where.concepts
         qbox = plan.box
         if qbox is None:
             return [], 0, False, cq
         minx, miny, maxx, maxy = qbox
-        conditions = ["r.minx <= ?", "r.maxx >= ?", "r.miny <= ?", "r.maxy >= ?"]
-        rparams: list[Any] = [maxx, minx, maxy, miny]
+        conditions = [
+            sql("r.minx <= {v}", v=param(maxx)),
+            sql("r.maxx >= {v}", v=param(minx)),
+            sql("r.miny <= {v}", v=param(maxy)),
+            sql("r.maxy >= {v}", v=param(miny)),
+        ]
         interval = request.interval()
         if interval is not None:
             start, end = interval
             if end is not None:
-                conditions.append("r.mint <= ?")
-                rparams.append(end)
+                conditions.append(sql("r.mint <= {v}", v=param(end)))
             if start is not None:
-                conditions.append("r.maxt >= ?")
-                rparams.append(start)
+                conditions.append(sql("r.maxt >= {v}", v=param(start)))
         rect = plan.rectangle
-        geom_sql = "i.geom"
-        if rect is not None:
-            geom_sql = (
-                "CASE WHEN r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ? "
-                "THEN NULL ELSE i.geom END"
+        geom_sql = Sql("i.geom")
+        if rect is not None:  # boxes inside the query rectangle certainly match: no WKB
+            geom_sql = sql(
+                "CASE WHEN r.minx >= {a} AND r.maxx <= {b} AND r.miny >= {c} AND r.maxy <= {d} "
+                "THEN NULL ELSE i.geom END",
+                a=param(rect[0]),
+                b=param(rect[2]),
+                c=param(rect[1]),
+                d=param(rect[3]),
             )
-        sql_where = " AND ".join([*conditions, *(f"({c})" for c in clauses)])
-        order_sql = ", ".join(f"{expr} {direction.upper()}" for expr, direction in keys)
-        key_cols = ", ".join(expr for expr, _ in keys)
-        select_params = [rect[0], rect[2], rect[1], rect[3]] if rect is not None else []
-        rows = self._conn.execute(
-            f"SELECT i.rowid, {key_cols}, {geom_sql} FROM items_rtree r "
-            f"CROSS JOIN items i ON i.rowid = r.id WHERE {sql_where} ORDER BY {order_sql}",
-            [*select_params, *rparams, *params],
-        ).fetchall()
+        rows = self._run(
+            sql(
+                "SELECT i.rowid, {keys}, {geom} FROM items_rtree r "
+                "CROSS JOIN items i ON i.rowid = r.id WHERE {where} ORDER BY {order}",
+                keys=join(", ", [k for k, _ in keys]),
+                geom=geom_sql,
+                where=conjunction([*conditions, *where.conditions()]),
+                order=self._order(keys, first=2),
+            )
+        )
         survivors = exact_filter(rows, plan.geometries)
         directions = [direction for _, direction in keys]
         start_at = page_after(survivors, token_keys, directions)
@@ -573,12 +623,13 @@ class SqliteIndex:
         more = start_at + request.limit < len(survivors)
         docs: dict[int, str] = {}
         if page:
-            marks = ", ".join("?" * len(page))
             docs = dict(
-                self._conn.execute(
-                    f"SELECT i.rowid, {ITEM_SQL} FROM items i WHERE i.rowid IN ({marks})",
-                    [r[0] for r in page],
-                ).fetchall()
+                self._run(
+                    sql(
+                        f"SELECT i.rowid, {ITEM_SQL} FROM items i WHERE i.rowid IN ({{ids}})",
+                        ids=params(r[0] for r in page),
+                    )
+                )
             )
         return [(docs[r[0]], tuple(r[1:-1])) for r in page], len(survivors), more, cq
 
@@ -588,8 +639,12 @@ class SqliteIndex:
         from eokg.catalog.sqlite_aggregate import aggregate
 
         with self._lock:
-            clauses, params = self._where(request).sql()
-            return aggregate(self._conn, clauses, params, aggregations, interval)
+            check_queryables(request, self._is_queryable)
+            try:
+                where = conjunction(self._where(request).conditions())
+                return aggregate(self._conn, where, aggregations, interval)
+            except sqlite3.Error as exc:
+                raise read_failed(exc) from exc
 
     def analyse(self) -> None:
         """Refresh planner statistics after a bulk load (cheap, makes plans predictable)."""

@@ -4,44 +4,59 @@ Oxigraph evaluates some ``geof:`` functions natively, but it reads only CRS84
 WKT (a ``<.../EPSG/0/4326>`` literal silently yields no result) and lacks area,
 buffer, boundary, transform and non-point distance.  So eokg registers its own
 implementation of *every* function under the ``geof:`` IRIs: one table, one
-small entry per function, all over ``geo:wktLiteral`` and ``geo:geoJSONLiteral``
-in any CRS pyproj knows.
+small entry per function, over ``geo:wktLiteral``, ``geo:geoJSONLiteral``,
+``geo:gmlLiteral`` and ``geo:kmlLiteral`` in any CRS pyproj knows.  The table
+follows the function list and signatures of GeoSPARQL 1.1 (OGC 22-047r1,
+"Non-topological Query Functions" and Annex B); GeoSPARQL 1.0's are a subset.
 
 Binary functions compute in the CRS of their first argument (the second is
-reprojected), as GeoSPARQL prescribes.  Lengths and areas in metres on a
-geographic CRS are geodesic (WGS 84 ellipsoid).  A function that fails raises a
-``GeometryError``/``CRSError`` naming the literal; inside a query Oxigraph turns
-that into an unbound value, which is the SPARQL error semantics for filters.
+reprojected), as GeoSPARQL prescribes.  A function returning a geometry writes
+it in the serialization of its first geometry argument (GeoSPARQL 1.1,
+"Function notes"); a GeoJSON or KML argument whose result is not in CRS84
+(``geof:transform``) gets a WKT literal, the only one that can carry the CRS.
+Lengths and areas in metres on a geographic CRS are geodesic (WGS 84
+ellipsoid).  A function that fails raises a ``GeometryError``/``CRSError``
+naming the literal; inside a query Oxigraph turns that into an unbound value,
+which is the SPARQL error semantics for filters.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from eokg.errors import GeometryError, InputError
 from eokg.kg.geometry import (
-    GEOJSON_LITERAL,
+    GEOMETRY_DATATYPES,
     WKT_LITERAL,
     Geom,
     crs_info,
+    crs_iri,
     is_geographic,
     parse_literal,
     same_crs,
     short,
     to_geojson,
+    to_gml,
+    to_kml,
+    to_literal,
     to_wkt,
     transform,
 )
-from eokg.ontologies.namespaces import GEOF, UOM, XSD
+from eokg.ontologies.namespaces import GEO, GEOF, SF, UOM, XSD
 
 if TYPE_CHECKING:
     import numpy as np
 
 QUDT = "http://qudt.org/vocab/unit/"
+METRE = UOM + "metre"
+SQUARE_METRE = UOM + "squareMetre"
+#: ``geof:concaveHull`` without a ratio and ``geof:aggConcaveHull`` (GeoSPARQL leaves the
+#: parameter to the implementation): shapely's ratio, 0 most concave, 1 the convex hull.
+DEFAULT_CONCAVE_HULL_RATIO = 0.5
 
 #: Linear units -> metres.
 LENGTH_UNITS: dict[str, float] = {
@@ -126,11 +141,13 @@ def relation_holds(name: str, a: Any, b: Any) -> Any:
 
 
 def geom_arg(term: Any) -> Geom:
-    """A pyoxigraph term as a parsed geometry; anything else is an InputError naming it."""
+    """A pyoxigraph term as a parsed geometry; anything else is a GeometryError naming it."""
     datatype = getattr(getattr(term, "datatype", None), "value", None)
-    if datatype not in (WKT_LITERAL, GEOJSON_LITERAL):
+    if datatype not in GEOMETRY_DATATYPES:
         raise GeometryError(
-            "expected a geo:wktLiteral or geo:geoJSONLiteral", where=short(str(term))
+            "expected a geometry literal (geo:wktLiteral, geo:geoJSONLiteral, geo:gmlLiteral"
+            " or geo:kmlLiteral)",
+            where=short(str(term)),
         )
     return parse_literal(term.value, datatype)
 
@@ -144,6 +161,10 @@ def _num_arg(term: Any) -> float:
         return float(term.value)
     except (AttributeError, ValueError) as exc:
         raise InputError("expected a number", where=short(str(term))) from exc
+
+
+def _str_arg(term: Any) -> str:
+    return str(term.value)
 
 
 def length_factor(uom: str) -> tuple[str, float]:
@@ -231,25 +252,72 @@ def _apply(transformer: Any, coords: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y])
 
 
+def _polygons(shape: Any) -> list[Any]:
+    """The polygons in a geometry, collections unpacked: the only parts that have area."""
+    if shape.geom_type == "Polygon":
+        return [] if shape.is_empty else [shape]
+    if shape.geom_type in ("MultiPolygon", "GeometryCollection"):
+        return [p for part in shape.geoms for p in _polygons(part)]
+    return []
+
+
 def area(a: Geom, uom: str) -> float:
-    """Area; geodesic square metres on a geographic CRS."""
+    """Area of the polygonal parts (zero for anything else); geodesic on a geographic CRS."""
+    from shapely.geometry.polygon import orient
+
     if uom not in AREA_UNITS:
         raise InputError(f"unsupported area unit <{uom}>", where=f"<{uom}>")
+    polygons = _polygons(a.shape)
     if is_geographic(a.crs):
-        square_metres = abs(_geod().geometry_area_perimeter(a.shape)[0])
+        # pyproj signs a ring's area by its orientation: orient shells CCW, holes CW.
+        geod = _geod()
+        square_metres = sum(geod.geometry_area_perimeter(orient(p, 1.0))[0] for p in polygons)
     else:
-        square_metres = a.shape.area * _crs_metres(a.crs) ** 2
+        square_metres = sum(p.area for p in polygons) * _crs_metres(a.crs) ** 2
     return float(square_metres) / AREA_UNITS[uom]
 
 
 def length(a: Geom, uom: str) -> float:
-    """Length of lines, perimeter of polygons; geodesic on a geographic CRS."""
+    """Length of lines, perimeter of polygons; geodesic on a geographic CRS.
+
+    GeoSPARQL 1.1 defines ``geof:perimeter`` as the boundary length of areal
+    geometries and the length of anything else, which is this same measure.
+    """
     kind, factor = length_factor(uom)
     if kind == "deg":
+        if not is_geographic(a.crs):
+            raise InputError("angular unit on a projected CRS", where=f"<{uom}>")
         return float(a.shape.length) / factor
     if is_geographic(a.crs):
         return float(_geod().geometry_length(a.shape)) / factor
     return float(a.shape.length) * _crs_metres(a.crs) / factor
+
+
+def concave_hull(a: Geom, ratio: float = DEFAULT_CONCAVE_HULL_RATIO) -> Geom:
+    """Concave hull; ``ratio`` in [0, 1] as shapely reads it, or a percentage above 1."""
+    import shapely
+
+    if ratio > 1:
+        ratio /= 100.0
+    if not 0 <= ratio <= 1:
+        raise InputError(f"concave hull ratio {ratio} outside 0..1", where=short(to_wkt(a)))
+    return Geom(shapely.concave_hull(a.shape, ratio=ratio), a.crs)
+
+
+def as_gml(a: Geom, profile: str = "") -> str:
+    """``geof:asGML``: GML 3.2 by default; the profile string picks 3.1.1 or 2.1.2."""
+    from eokg.kg.xml_geometry import gml_version
+
+    try:
+        version = gml_version(profile)
+    except ValueError as exc:
+        raise InputError(str(exc), where=f'"{short(profile)}"') from exc
+    return to_gml(a, version)
+
+
+def geometry_type(a: Geom) -> str:
+    """The Simple Features class IRI of the geometry (``sf:Polygon``, ...)."""
+    return SF + a.shape.geom_type
 
 
 def _binary(op: str) -> Callable[[Geom, Geom], Geom]:
@@ -298,10 +366,13 @@ def _bound(index: int, lowest: bool) -> Callable[[Geom], float]:
 
 
 def geometry_n(a: Geom, n: float) -> Geom:
-    """The n-th (1-based, as in Simple Features) member of a collection."""
+    """The n-th (1-based, as in Simple Features) member of a collection; a single geometry is
+    its own first member."""
     import shapely
 
     count = int(shapely.get_num_geometries(a.shape))
+    if not float(n).is_integer():
+        raise InputError(f"geometryN index {n} is not an integer", where=short(to_wkt(a)))
     index = int(n)
     if not 1 <= index <= count:
         raise InputError(f"geometryN index {index} outside 1..{count}", where=short(to_wkt(a)))
@@ -332,13 +403,17 @@ class Function:
     """One ``geof:`` function: argument kinds, implementation, result kind.
 
     Argument kinds: ``g`` geometry literal, ``n`` number, ``u`` IRI (unit or
-    CRS), ``s`` string.  Result kinds: ``bool``, ``double``, ``int``, ``wkt``,
-    ``geojson``, ``uri``.
+    CRS, as an IRI or an ``xsd:anyURI``/string literal), ``s`` string;
+    ``optional`` lists trailing arguments that may be left out.  Result kinds:
+    ``bool``, ``double``, ``int``, ``uri`` (``xsd:anyURI``), ``geom`` (a
+    ``Geom`` written in the first argument's serialization), or a literal
+    datatype's local name (``wktLiteral``, ...) for a lexical form.
     """
 
     args: str
     impl: Callable[..., Any]
     returns: str
+    optional: str = ""
 
 
 def _table() -> dict[str, Function]:
@@ -348,33 +423,46 @@ def _table() -> dict[str, Function]:
     table.update(
         {
             "relate": Function("ggs", relate, "bool"),
+            # measures
             "distance": Function("ggu", distance, "double"),
-            "buffer": Function("gnu", buffer, "wkt"),
+            "metricDistance": Function("gg", lambda a, b: distance(a, b, METRE), "double"),
             "area": Function("gu", area, "double"),
+            "metricArea": Function("g", lambda a: area(a, SQUARE_METRE), "double"),
             "length": Function("gu", length, "double"),
-            "envelope": Function("g", _unary("envelope"), "wkt"),
-            "convexHull": Function("g", _unary("convex_hull"), "wkt"),
-            "concaveHull": Function("gn", lambda a, r: _unary("concave_hull", ratio=r)(a), "wkt"),
-            "boundingCircle": Function("g", _unary("minimum_bounding_circle"), "wkt"),
-            "boundary": Function("g", _unary("boundary"), "wkt"),
-            "centroid": Function("g", _unary("centroid"), "wkt"),
-            "intersection": Function("gg", _binary("intersection"), "wkt"),
-            "union": Function("gg", _binary("union"), "wkt"),
-            "difference": Function("gg", _binary("difference"), "wkt"),
-            "symDifference": Function("gg", _binary("symmetric_difference"), "wkt"),
-            "transform": Function("gu", transform, "wkt"),
-            "asWKT": Function("g", lambda a: a, "wkt"),
-            "asGeoJSON": Function("g", lambda a: a, "geojson"),
+            "metricLength": Function("g", lambda a: length(a, METRE), "double"),
+            "perimeter": Function("gu", length, "double"),
+            "metricPerimeter": Function("g", lambda a: length(a, METRE), "double"),
+            # constructors
+            "buffer": Function("gnu", buffer, "geom"),
+            "metricBuffer": Function("gn", lambda a, r: buffer(a, r, METRE), "geom"),
+            "envelope": Function("g", _unary("envelope"), "geom"),
+            "convexHull": Function("g", _unary("convex_hull"), "geom"),
+            "concaveHull": Function("g", concave_hull, "geom", optional="n"),
+            "boundingCircle": Function("g", _unary("minimum_bounding_circle"), "geom"),
+            "boundary": Function("g", _unary("boundary"), "geom"),
+            "centroid": Function("g", _unary("centroid"), "geom"),
+            "intersection": Function("gg", _binary("intersection"), "geom"),
+            "union": Function("gg", _binary("union"), "geom"),
+            "difference": Function("gg", _binary("difference"), "geom"),
+            "symDifference": Function("gg", _binary("symmetric_difference"), "geom"),
+            "transform": Function("gu", lambda a, crs: transform(a, crs_iri(crs)), "geom"),
+            "geometryN": Function("gn", geometry_n, "geom"),
+            # serializations
+            "asWKT": Function("g", to_wkt, "wktLiteral"),
+            "asGeoJSON": Function("g", to_geojson, "geoJSONLiteral"),
+            "asGML": Function("g", as_gml, "gmlLiteral", optional="s"),
+            "asKML": Function("g", to_kml, "kmlLiteral"),
+            # accessors
             "getSRID": Function("g", lambda a: a.crs, "uri"),
+            "geometryType": Function("g", geometry_type, "uri"),
             "isEmpty": Function("g", _measure("is_empty"), "bool"),
             "isSimple": Function("g", _measure("is_simple"), "bool"),
             "is3D": Function("g", _measure("has_z"), "bool"),
-            "isMeasured": Function("g", lambda a: False, "bool"),
+            "isMeasured": Function("g", lambda a: getattr(a.shape, "has_m", False), "bool"),
             "dimension": Function("g", _measure("get_dimensions"), "int"),
             "coordinateDimension": Function("g", _measure("get_coordinate_dimension"), "int"),
-            "spatialDimension": Function("g", _measure("get_coordinate_dimension"), "int"),
+            "spatialDimension": Function("g", lambda a: 3 if a.shape.has_z else 2, "int"),
             "numGeometries": Function("g", _measure("get_num_geometries"), "int"),
-            "geometryN": Function("gn", geometry_n, "wkt"),
             "minX": Function("g", _bound(0, True), "double"),
             "maxX": Function("g", _bound(0, False), "double"),
             "minY": Function("g", _bound(1, True), "double"),
@@ -392,7 +480,7 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "g": geom_arg,
     "n": _num_arg,
     "u": _iri_arg,
-    "s": lambda term: str(term.value),
+    "s": _str_arg,
 }
 
 
@@ -403,10 +491,14 @@ def call(name: str, *terms: Any) -> Any:
     any exception as an unbound result.
     """
     fn = FUNCTIONS[name]
-    if len(terms) != len(fn.args):
-        raise InputError(f"geof:{name} takes {len(fn.args)} arguments", where=f"geof:{name}")
-    values = [_CONVERT[kind](term) for kind, term in zip(fn.args, terms, strict=True)]
-    return _to_term(fn.impl(*values), fn.returns)
+    least, most = len(fn.args), len(fn.args) + len(fn.optional)
+    if not least <= len(terms) <= most:
+        count = str(least) if least == most else f"{least} to {most}"
+        raise InputError(f"geof:{name} takes {count} arguments", where=f"geof:{name}")
+    kinds = (fn.args + fn.optional)[: len(terms)]
+    values = [_CONVERT[kind](term) for kind, term in zip(kinds, terms, strict=True)]
+    serialization = terms[0].datatype.value if fn.args.startswith("g") else WKT_LITERAL
+    return _to_term(fn.impl(*values), fn.returns, serialization)
 
 
 @lru_cache(maxsize=16)
@@ -416,7 +508,10 @@ def _datatype(iri: str) -> Any:
     return pyoxigraph.NamedNode(iri)
 
 
-def _to_term(value: Any, kind: str) -> Any:
+_LEXICAL = frozenset(dt[len(GEO) :] for dt in GEOMETRY_DATATYPES)
+
+
+def _to_term(value: Any, kind: str, serialization: str = WKT_LITERAL) -> Any:
     import pyoxigraph
 
     if kind == "bool":
@@ -425,10 +520,11 @@ def _to_term(value: Any, kind: str) -> Any:
         return pyoxigraph.Literal(repr(float(value)), datatype=_datatype(XSD + "double"))
     if kind == "int":
         return pyoxigraph.Literal(str(int(value)), datatype=_datatype(XSD + "integer"))
-    if kind == "wkt":
-        return pyoxigraph.Literal(to_wkt(value), datatype=_datatype(WKT_LITERAL))
-    if kind == "geojson":
-        return pyoxigraph.Literal(to_geojson(value), datatype=_datatype(GEOJSON_LITERAL))
+    if kind == "geom":
+        text, datatype = to_literal(value, serialization)
+        return pyoxigraph.Literal(text, datatype=_datatype(datatype))
+    if kind in _LEXICAL:
+        return pyoxigraph.Literal(value, datatype=_datatype(GEO + kind))
     if kind == "uri":
         return pyoxigraph.Literal(value, datatype=_datatype(XSD + "anyURI"))
     raise ValueError(kind)
@@ -438,17 +534,26 @@ def _to_term(value: Any, kind: str) -> Any:
 
 
 class _GeometryAggregate:
-    """Accumulates geometries (in the CRS of the first one) and combines them at the end."""
+    """Accumulates geometries (in the CRS of the first one) and combines them at the end.
 
-    def __init__(self, finish: Callable[[Sequence[Any]], Any]) -> None:
+    The result is written in the first geometry's serialization, as scalar
+    functions are.  GeoSPARQL 1.1 gives ``aggConcaveHull`` a second argument,
+    but a SPARQL custom aggregate takes one expression: it uses
+    ``DEFAULT_CONCAVE_HULL_RATIO`` (``geof:concaveHull(geof:aggUnion(?g), r)``
+    gives any other ratio).
+    """
+
+    def __init__(self, finish: Callable[[Any], Any]) -> None:
         self._shapes: list[Any] = []
         self._crs: str | None = None
+        self._serialization = WKT_LITERAL
         self._finish = finish
 
     def accumulate(self, term: Any) -> None:
         geom = geom_arg(term)
         if self._crs is None:
             self._crs = geom.crs
+            self._serialization = term.datatype.value
         self._shapes.append(transform(geom, self._crs).shape)
 
     def finish(self) -> Any:
@@ -457,7 +562,7 @@ class _GeometryAggregate:
         if not self._shapes or self._crs is None:
             return None
         collection = shapely.geometrycollections(self._shapes)
-        return _to_term(Geom(self._finish(collection), self._crs), "wkt")
+        return _to_term(Geom(self._finish(collection), self._crs), "geom", self._serialization)
 
 
 def _aggregates() -> dict[str, Callable[[Any], Any]]:
@@ -466,6 +571,7 @@ def _aggregates() -> dict[str, Callable[[Any], Any]]:
     return {
         "aggUnion": lambda c: shapely.union_all(c),
         "aggConvexHull": shapely.convex_hull,
+        "aggConcaveHull": lambda c: shapely.concave_hull(c, ratio=DEFAULT_CONCAVE_HULL_RATIO),
         "aggBoundingBox": shapely.envelope,
         "aggBoundingCircle": shapely.minimum_bounding_circle,
         "aggCentroid": shapely.centroid,

@@ -7,6 +7,7 @@ read, so a large SELECT can be piped into another tool without buffering.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,6 +42,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--no-index",
         action="store_true",
         help="evaluate without the spatial index (for cross-checks)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="run the query and print its plan (index use, set sizes, times) as JSON",
+    )
+    parser.add_argument(
+        "--no-entailment",
+        action="store_true",
+        help="plain SPARQL: no GeoSPARQL class/property hierarchy",
     )
     add_store_argument(parser)
 
@@ -108,9 +119,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         max_results=args.max_results,
         default_graph_uris=list(args.graph),
         use_index=not args.no_index,
+        entailment=settings.store.entailment and not args.no_entailment,
     )
     source = open_source(store_settings(settings, args.store))
     try:
+        if args.explain:
+            explain = getattr(source, "explain", None)
+            if explain is None:
+                raise InputError("--explain needs a local store", where="--explain")
+            print(json.dumps(explain(sparql, options), indent=2))
+            return 0
         result = source.query(sparql, options)
         if args.output is not None:
             with args.output.open("wb") as handle:

@@ -41,6 +41,8 @@ class QueryOptions:
     named_graph_uris: list[str] = field(default_factory=list)
     # Evaluate without the spatial index (for benchmarks and cross-checks).
     use_index: bool = True
+    # GeoSPARQL RDFS entailment (class/property hierarchy); on by default.
+    entailment: bool = True
 
 
 @runtime_checkable

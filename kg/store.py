@@ -10,8 +10,10 @@ pyoxigraph ``Store`` does not give:
 * **limits**: a query with a timeout or result cap is evaluated in a worker
   thread (Oxigraph releases the GIL while it iterates) and materialised up to
   the cap; the result is handed back as a genuine pyoxigraph result object;
-* **spatial index**: selections and joins are rewritten to start from the
-  R-tree (see ``rewrite``); the index follows every load and update.
+* **spatial index**: selections and joins are answered from a persistent
+  R*Tree beside the store (``spatial_index``), which every load, ``extend`` and
+  update maintains incrementally (``update_effects`` says what an update can
+  touch) and which a crash never leaves disagreeing with the store.
 
 pyoxigraph result objects are bound to the thread that created them: consume
 a result in the thread that called ``query``.
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 import gzip
 import queue
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +40,20 @@ from eokg.errors import (
     StoreError,
 )
 from eokg.kg.source import LoadReport, QueryOptions
-from eokg.kg.spatial_index import DEFAULT_GRAPH, SpatialIndex
-from eokg.ontologies.namespaces import GEO
+from eokg.kg.spatial_index import (
+    DEFAULT_GRAPH,
+    GEOMETRY_PREDICATES,
+    SpatialIndex,
+    graph_key,
+    graph_name,
+    index_path,
+    is_geometry_literal,
+)
 
 if TYPE_CHECKING:
     from eokg.config import StoreSettings
-    from eokg.kg.rewrite import RewriteReport
+    from eokg.kg.planner import Plan
+    from eokg.kg.update_effects import Effects
 
 #: File suffix -> pyoxigraph RdfFormat attribute name.
 SUFFIX_FORMATS = {
@@ -75,10 +86,9 @@ FORMAT_NAMES = {
     "json-ld": "JSON_LD",
 }
 _QUAD_FORMATS = {"N_QUADS", "TRIG"}
-# Updates that cannot touch a geometry triple: no variables, no graph management,
-# no geometry predicate.  Anything else makes the index rescan lazily.
-_GRAPH_OPS = re.compile(r"\b(CLEAR|DROP|LOAD|MOVE|COPY|ADD|CREATE)\b", re.IGNORECASE)
-_GEOMETRY_WORDS = ("asWKT", "asGeoJSON")
+# Candidates of one graph an update rechecks one by one without asking how big the
+# graph is (counting its literals costs a scan of its index rows).
+_FEW_LITERALS = 256
 # Geometry literals a load keeps for the index before falling back to a rescan.
 _MAX_PENDING_GEOMETRIES = 2_000_000
 
@@ -108,15 +118,20 @@ class GeoStore:
 
         self.name = name
         self.path = Path(path) if path is not None else None
+        created = self.path is None or not self.path.exists()
         try:
             self._store = pyoxigraph.Store(str(self.path) if self.path else None)
         except OSError as exc:
             raise StoreError(f"cannot open the store: {exc}", where=str(path)) from exc
-        self._index = SpatialIndex()  # stale: the first spatial query scans the store
+        self._index = SpatialIndex(
+            index_path(self.path) if self.path is not None else None, fresh=created
+        )
+        self._geometry_predicates = frozenset(pyoxigraph.NamedNode(p) for p in GEOMETRY_PREDICATES)
         self._write_lock = threading.Lock()
         self._functions: dict[Any, Any] | None = None
         self._aggregates: dict[Any, Any] | None = None
-        self.last_rewrite: RewriteReport | None = None
+        self.last_plan: Plan | None = None  # the latest plan, for tests and the CLI
+        self._fresh_index()  # a missing index, or one a crash left dirty, is rebuilt now
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> GeoStore:
@@ -139,10 +154,6 @@ class GeoStore:
         files = [Path(p) for p in paths]
         plans = [(path, *_format_of(path, format)) for path in files]
         to_graph = pyoxigraph.NamedNode(graph) if graph else None
-        geometry_predicates = {
-            pyoxigraph.NamedNode(GEO + "asWKT"),
-            pyoxigraph.NamedNode(GEO + "asGeoJSON"),
-        }
         entries: list[tuple[Any, str]] = []
         overflow = False  # too many to hold: the index rescans the store instead
         geometries = 0
@@ -152,9 +163,9 @@ class GeoStore:
         for path, fmt, gz in plans:
             for quad in self._parse(path, fmt, gz):
                 triples += 1
-                if quad.predicate in geometry_predicates and isinstance(
+                if quad.predicate in self._geometry_predicates and isinstance(
                     quad.object, pyoxigraph.Literal
-                ):
+                ):  # the index keeps the geometry datatypes among them
                     geometries += 1
                     if not overflow:
                         entries.append((quad.object, _graph_key(quad.graph_name, graph)))
@@ -167,27 +178,22 @@ class GeoStore:
                     graphs.add(quad.graph_name.value)
         if graph:
             graphs.add(graph)
-        # Pass 2: the files are known good; write them at bulk speed.
-        with self._write_lock:
-            for path, fmt, gz in plans:
-                rdf_format = getattr(pyoxigraph.RdfFormat, fmt)
-                try:
-                    if fmt in _QUAD_FORMATS and to_graph is not None:
-                        # graph= applies to the default-graph part of a quad file
-                        self._store.bulk_extend(_regraph(self._parse(path, fmt, gz), to_graph))
-                    else:
-                        with _open(path, gz) as handle:
-                            self._store.bulk_load(
-                                handle,
-                                rdf_format,
-                                to_graph=to_graph if fmt not in _QUAD_FORMATS else None,
-                            )
-                except OSError as exc:
-                    raise StoreError(f"write failed: {exc}", where=str(path)) from exc
+        # Pass 2: the files are known good; write them at bulk speed, then commit the
+        # index changes (staged meanwhile when Oxigraph reads the files itself).
+        with self._write_lock, self._writing() as index:
             if overflow:
-                self._index.stale = True
-            elif not self._index.stale:
-                self._index.add(entries)
+                self._write_files(plans, to_graph)
+                index.resync(self._geometry_entries())
+            elif not any(gz or (fmt in _QUAD_FORMATS and to_graph) for _, fmt, gz in plans):
+                # Oxigraph reads plain files without the GIL: build the index changes here
+                # while a worker writes (Python work stays on the caller's thread).
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eokg-load") as pool:
+                    written = pool.submit(self._write_files, plans, to_graph)
+                    index.add(entries)
+                    written.result()
+            else:
+                self._write_files(plans, to_graph)
+                index.add(entries)
         return LoadReport(
             files=tuple(str(p) for p in files),
             triples=triples,
@@ -195,6 +201,25 @@ class GeoStore:
             geometries_indexed=geometries,
             seconds=time.perf_counter() - started,
         )
+
+    def _write_files(self, plans: list[tuple[Path, str, bool]], to_graph: Any) -> None:
+        """Pass 2 of ``load``: bulk-write files already known to parse."""
+        import pyoxigraph
+
+        for path, fmt, gz in plans:
+            rdf_format = getattr(pyoxigraph.RdfFormat, fmt)
+            target = to_graph if fmt not in _QUAD_FORMATS else None
+            try:
+                if fmt in _QUAD_FORMATS and to_graph is not None:
+                    # graph= applies to the default-graph part of a quad file
+                    self._store.bulk_extend(_regraph(self._parse(path, fmt, gz), to_graph))
+                elif gz:
+                    with _open(path, gz) as handle:
+                        self._store.bulk_load(handle, rdf_format, to_graph=target)
+                else:
+                    self._store.bulk_load(path=str(path), format=rdf_format, to_graph=target)
+            except OSError as exc:
+                raise StoreError(f"write failed: {exc}", where=str(path)) from exc
 
     @staticmethod
     def _parse(path: Path, fmt: str, gz: bool) -> Iterator[Any]:
@@ -219,54 +244,211 @@ class GeoStore:
     # --- updates ----------------------------------------------------------------------
 
     def update(self, sparql: str, options: QueryOptions | None = None) -> None:
-        """Apply a SPARQL UPDATE atomically; the spatial index follows."""
+        """Apply a SPARQL UPDATE atomically; the spatial index follows incrementally.
+
+        What the update can touch is worked out first (``update_effects``; a WHERE
+        part is evaluated once more for that), and afterwards only those literals
+        or graphs are rechecked against the store.
+        """
+        from eokg.kg.update_effects import effects_of
+
         with self._write_lock:
+            effects = effects_of(sparql, self._select)
+            if effects.none:
+                error = self._apply_update(sparql)
+            else:
+                with self._writing():
+                    error = self._apply_update(sparql)
+                    if error is None:
+                        self._follow(effects)
+        if error is not None:
+            raise error
+
+    def _apply_update(self, sparql: str) -> QueryError | None:
+        """Run the update; a rejected one (syntax, unknown function) changed nothing."""
+        try:
+            self._store.update(
+                sparql,
+                custom_functions=self._custom_functions(),
+                custom_aggregate_functions=self._custom_aggregates(),
+            )
+        except SyntaxError as exc:
+            error = QueryError(str(exc), where="update")
+            error.__cause__ = exc
+            return error
+        except OSError as exc:
+            raise StoreError(str(exc), where="update") from exc
+        return None
+
+    def _follow(self, effects: Effects) -> None:
+        """Bring the index in line with the store after an update (write lock held)."""
+        index = self._index
+        if effects.everything:
+            index.resync(self._geometry_entries())
+            return
+        graphs = set(effects.graphs)
+        if effects.named_graphs:
+            graphs.update(g for g in index.graphs() if g != DEFAULT_GRAPH)
+        by_graph: dict[str, list[Any]] = {}
+        for literal, graph in effects.pairs:
+            if graph not in graphs:
+                by_graph.setdefault(graph, []).append(literal)
+        for graph, literals in list(by_graph.items()):
+            if len(literals) > _FEW_LITERALS and len(literals) > index.size(graph):
+                graphs.add(graph)  # more candidates than the graph holds: scan it instead
+                del by_graph[graph]
+        if graphs:
+            index.resync(self._geometry_entries(graphs), graphs=graphs)
+        present: list[tuple[Any, str]] = []
+        absent: list[tuple[Any, str]] = []
+        for graph, literals in by_graph.items():
+            name = graph_name(graph)
+            for literal in literals:
+                (present if self._holds(literal, name) else absent).append((literal, graph))
+        index.discard(absent)
+        index.add(present)
+
+    def _holds(self, literal: Any, graph: Any) -> bool:
+        """Some geometry triple of ``graph`` has ``literal`` as object."""
+        return any(
+            next(iter(self._store.quads_for_pattern(None, predicate, literal, graph)), None)
+            is not None
+            for predicate in self._geometry_predicates
+        )
+
+    def _select(self, text: str, default: list[str] | None, named: list[str] | None) -> Any:
+        """A SELECT for ``update_effects``, over the dataset an update's WHERE sees."""
+        import pyoxigraph
+
+        kwargs: dict[str, Any] = {}
+        if default is not None:
+            kwargs["default_graph"] = [graph_name(g) for g in default]
+        if named is not None:
+            kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in named]
+        return self._store.query(
+            text,
+            custom_functions=self._custom_functions(),
+            custom_aggregate_functions=self._custom_aggregates(),
+            **kwargs,
+        )
+
+    def extend(self, quads: Iterable[Any]) -> None:
+        """Write pyoxigraph ``Quad`` objects already in memory, atomically; the index follows."""
+        import pyoxigraph
+
+        batch = list(quads)
+        if not batch:
+            return
+        for quad in batch:
+            if not isinstance(quad, pyoxigraph.Quad):
+                raise InputError(f"not a pyoxigraph Quad: {quad!r}", where="extend")
+        entries = [
+            (quad.object, graph_key(quad.graph_name))
+            for quad in batch
+            if quad.predicate in self._geometry_predicates and is_geometry_literal(quad.object)
+        ]
+        with self._write_lock, self._writing() as index:
             try:
-                self._store.update(
-                    sparql,
-                    custom_functions=self._custom_functions(),
-                    custom_aggregate_functions=self._custom_aggregates(),
-                )
-            except SyntaxError as exc:
-                raise QueryError(str(exc), where="update") from exc
+                self._store.extend(batch)
             except OSError as exc:
-                raise StoreError(str(exc), where="update") from exc
-            if _may_touch_geometry(sparql):
-                self._index.stale = True
+                raise StoreError(f"write failed: {exc}", where="extend") from exc
+            index.add(entries)
+
+    @contextmanager
+    def _writing(self) -> Iterator[SpatialIndex]:
+        """Bracket a store write with the index's dirty flag (the caller holds the write lock).
+
+        An exception inside means the store may have changed: the index stays
+        dirty and is rebuilt before its next use.
+        """
+        self._repair_index()
+        self._index.begin_write()
+        try:
+            yield self._index
+        except BaseException:
+            self._index.abort_write()
+            raise
+        self._index.end_write()
 
     # --- queries ----------------------------------------------------------------------
 
     def query(self, sparql: str, options: QueryOptions | None = None) -> Any:
-        """Evaluate a query; results are pyoxigraph result objects."""
+        """Evaluate a query; results are pyoxigraph result objects.
+
+        The text is size- and nesting-checked before any parser sees it, then
+        planned once (``planner``): spatial operators answered from the index,
+        GeoSPARQL entailment and topology properties expanded.
+        """
+        from eokg.kg.sparql_syntax import check_limits
+
+        check_limits(sparql)
         options = options or QueryOptions()
         deadline = time.monotonic() + options.timeout_s if options.timeout_s else None
-        text = self._prepare(sparql, options)
         if deadline is None and options.max_results is None:
-            return self._run(text, options)
-        return self._run_limited(text, options, deadline)
+            return self._execute(sparql, options)
+        return self._run_limited(sparql, options, deadline)
 
-    def _prepare(self, sparql: str, options: QueryOptions) -> str:
-        from eokg.kg.rewrite import expand_properties, rewrite
+    def plan(self, sparql: str, options: QueryOptions | None = None) -> Plan:
+        """The plan a query would run with (what EXPLAIN shows), without running it."""
+        from eokg.kg.planner import Planner
+        from eokg.kg.sparql_syntax import check_limits
 
-        if not options.use_index:
-            text, _ = expand_properties(sparql)
-            self.last_rewrite = None
-            return text
+        check_limits(sparql)
+        options = options or QueryOptions()
         self._fresh_index()
-        report = rewrite(sparql, self._index)
-        self.last_rewrite = report
-        return report.text
+        planner = Planner(
+            self._index,
+            self._fetch_union,
+            entailment=options.entailment,
+            use_index=options.use_index,
+        )
+        plan = planner.plan(sparql)
+        self.last_plan = plan
+        return plan
 
-    def _run(self, text: str, options: QueryOptions) -> Any:
+    def explain(self, sparql: str, options: QueryOptions | None = None) -> dict[str, Any]:
+        """Plan and run a query; the plan with its steps, row count and timings."""
+        import pyoxigraph
+
+        options = options or QueryOptions()
+        started = time.perf_counter()
+        plan = self.plan(sparql, options)
+        planned = time.perf_counter()
+        result = self._run(plan.text, options, plan.has_dataset)
+        rows = 1 if isinstance(result, pyoxigraph.QueryBoolean) else sum(1 for _ in result)
+        del result  # pyoxigraph results die in the thread that made them
+        done = time.perf_counter()
+        return {
+            **plan.to_json(),
+            "rows": rows,
+            "seconds": {
+                "plan": round(planned - started, 6),
+                "evaluate": round(done - planned, 6),
+                "total": round(done - started, 6),
+            },
+        }
+
+    def _execute(self, sparql: str, options: QueryOptions) -> Any:
+        plan = self.plan(sparql, options)
+        return self._run(plan.text, options, plan.has_dataset)
+
+    def _fetch_union(self, text: str) -> list[list[Any]]:
+        """Rows of a planner side query, over every graph (a superset is always safe)."""
+        result = self._run(text, QueryOptions(), False)
+        variables = [v.value for v in result.variables]
+        return [[solution[v] for v in variables] for solution in result]
+
+    def _run(self, text: str, options: QueryOptions, has_dataset: bool = False) -> Any:
         import pyoxigraph
 
         kwargs: dict[str, Any] = {}
         if options.default_graph_uris:
             kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in options.default_graph_uris]
-        else:
+        elif not has_dataset:
             # Each dataset lives in its own named graph; a query that names no
             # graph sees them all, as users of a knowledge graph expect
-            # (Jena's unionDefaultGraph, GraphDB's default).
+            # (Jena's unionDefaultGraph, GraphDB's default).  FROM / FROM NAMED
+            # in the query replace that, as SPARQL 1.1 says.
             kwargs["use_default_graph_as_union"] = True
         if options.named_graph_uris:
             kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in options.named_graph_uris]
@@ -292,7 +474,7 @@ class GeoStore:
             # pyoxigraph results must die in the thread that made them: keep them out
             # of anything handed over (including exception tracebacks).
             try:
-                data = _materialise(self._run(text, options), cap, cancel)
+                data = _materialise(self._execute(text, options), cap, cancel)
             except BaseException as exc:  # handed to the caller's thread
                 box.put(("error", exc.with_traceback(None)))
                 return
@@ -324,7 +506,7 @@ class GeoStore:
         )
 
     def geometry_count(self) -> int:
-        """Distinct geometry literals indexed (objects of geo:asWKT / geo:asGeoJSON)."""
+        """Distinct geometry literals indexed that parse (objects of the geometry predicates)."""
         self._fresh_index()
         return len(self._index)
 
@@ -339,23 +521,31 @@ class GeoStore:
     def flush(self) -> None:
         if self.path is not None:
             self._store.flush()
+            self._index.flush()
 
     # --- internals --------------------------------------------------------------------
 
     def _fresh_index(self) -> None:
-        if self._index.stale:
+        """Rebuild the index if it is missing or a write did not finish (a flag check)."""
+        if self._index.needs_resync:
             with self._write_lock:
-                if self._index.stale:
-                    self._index.resync(self._geometry_entries())
+                self._repair_index()
 
-    def _geometry_entries(self) -> Iterator[tuple[Any, str]]:
-        import pyoxigraph
+    def _repair_index(self) -> None:
+        """``_fresh_index`` for callers that hold the write lock."""
+        if self._index.needs_resync:
+            self._index.resync(self._geometry_entries())
 
-        for predicate in ("asWKT", "asGeoJSON"):
-            node = pyoxigraph.NamedNode(GEO + predicate)
-            for quad in self._store.quads_for_pattern(None, node, None, None):
-                if isinstance(quad.object, pyoxigraph.Literal):
-                    yield quad.object, _graph_key(quad.graph_name, None)
+    def _geometry_entries(self, graphs: Iterable[str] | None = None) -> Iterator[tuple[Any, str]]:
+        """``(object, graph key)`` of every geometry triple, or of those in ``graphs``.
+
+        Objects that are not geometry literals are left for the index to ignore.
+        """
+        names = [None] if graphs is None else [graph_name(g) for g in graphs]
+        for predicate in self._geometry_predicates:
+            for name in names:
+                for quad in self._store.quads_for_pattern(None, predicate, None, name):
+                    yield quad.object, graph_key(quad.graph_name)
 
     def _custom_functions(self) -> dict[Any, Any]:
         if self._functions is None:
@@ -372,12 +562,10 @@ class GeoStore:
         return self._aggregates
 
 
-def _graph_key(graph_name: Any, override: str | None) -> str:
-    import pyoxigraph
-
-    if isinstance(graph_name, pyoxigraph.DefaultGraph):
-        return override or DEFAULT_GRAPH
-    return str(getattr(graph_name, "value", graph_name))
+def _graph_key(name: Any, override: str | None) -> str:
+    """The index graph key of a parsed quad's graph; ``override`` is load's ``graph=``."""
+    key = graph_key(name)
+    return override or key if key == DEFAULT_GRAPH else key
 
 
 def _regraph(quads: Iterator[Any], to_graph: Any) -> Iterator[Any]:
@@ -392,12 +580,6 @@ def _regraph(quads: Iterator[Any], to_graph: Any) -> Iterator[Any]:
 
 def _open(path: Path, gz: bool) -> Any:
     return gzip.open(path, "rb") if gz else open(path, "rb")
-
-
-def _may_touch_geometry(update: str) -> bool:
-    if any(word in update for word in _GEOMETRY_WORDS):
-        return True
-    return bool("?" in update or "$" in update or _GRAPH_OPS.search(update))
 
 
 def _materialise(result: Any, cap: int | None, cancel: threading.Event) -> tuple[str, Any, Any]:

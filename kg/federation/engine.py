@@ -261,10 +261,11 @@ class FederationEngine:
     async def _execute(self, query: str, *, dry_run: bool) -> FederatedResult:
         import httpx
 
-        from eokg.kg.rewrite import expand_properties
+        from eokg.kg.planner import expand_topology_properties
 
         started = time.perf_counter()
-        text, _ = expand_properties(query)
+        # ?a geo:sfX ?b -> asserted UNION computed, so sources are asked for geometries
+        text = expand_topology_properties(query)
         prepared = parse(text)
         algebra = prepared.algebra
         if algebra.name == "DescribeQuery":
@@ -741,21 +742,22 @@ def _strip_service(text: str) -> str:
 
 
 def _evaluate(text: str, triples: set[Any]) -> FederatedResult:
-    """The original query over the shipped triples (on this thread, start to end)."""
+    """The original query over the shipped triples (on this thread, start to end).
+
+    The triples go into an in-memory ``GeoStore``, so the final evaluation has
+    the planner and the spatial index: a spatial join across sources is an
+    STRtree join of the shipped geometries, not a nested loop.
+    """
     import pyoxigraph
 
-    from eokg.kg.functions import custom_aggregates, custom_functions
+    from eokg.kg.store import GeoStore
 
-    store = pyoxigraph.Store()
-    store.extend(list(triples))
-    try:
-        result = store.query(
-            text,
-            custom_functions=custom_functions(),
-            custom_aggregate_functions=custom_aggregates(),
-        )
-    except SyntaxError as exc:
-        raise QueryError(str(exc), where="federated query") from None
+    store = GeoStore(name="federation")
+    store.extend(
+        t if isinstance(t, pyoxigraph.Quad) else pyoxigraph.Quad(t.subject, t.predicate, t.object)
+        for t in triples
+    )
+    result = store.query(text)
     try:
         if isinstance(result, pyoxigraph.QueryBoolean):
             return FederatedResult(kind="boolean", boolean=bool(result))

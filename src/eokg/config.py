@@ -38,6 +38,9 @@ class StoreSettings(BaseModel):
     update_url: str | None = None
     # Rows fetched per page when results are streamed.
     page_size: int = 10_000
+    # GeoSPARQL RDFS entailment: geo:Feature finds subclass instances, geo:hasGeometry
+    # its subproperties.  Switch off for plain SPARQL semantics.
+    entailment: bool = True
 
 
 class ApiSettings(BaseModel):

@@ -494,3 +494,41 @@ def test_setup_opens_the_configured_store(settings: Any) -> None:
     assert isinstance(app.state.store, GeoStore)
     response = TestClient(app).get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
     assert response.json()["boolean"] is False
+
+
+# ------------------------------------------------------------------ planner over HTTP
+
+SPATIAL = (
+    f"PREFIX geo: <{GEO}> PREFIX geof: <http://www.opengis.net/def/function/geosparql/> "
+    "SELECT ?f WHERE { ?f geo:hasGeometry/geo:asWKT ?w "
+    "FILTER(geof:sfIntersects(?w, 'POLYGON((9 69, 13 69, 13 73, 9 73, 9 69))'^^geo:wktLiteral)) }"
+)
+
+
+def test_explain_by_get_and_post(client: TestClient) -> None:
+    for response in (
+        client.get("/sparql", params={"query": SPATIAL, "explain": "true"}),
+        client.post("/sparql", data={"query": SPATIAL, "explain": "1"}),
+    ):
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["rows"] == 1 and report["rewritten"]
+        (step,) = report["steps"]
+        assert step["kind"] == "selection" and step["used_index"]
+        assert step["candidates"] == {"w": 1}
+
+
+def test_spatial_query_in_path_form_answers(client: TestClient) -> None:
+    response = client.get("/sparql", params={"query": SPATIAL}, headers={"Accept": JSON_RESULTS})
+    rows = _solutions(response, pyoxigraph.QueryResultsFormat.JSON)
+    assert rows == [{"f": "https://example.org/ice/floe1"}]
+
+
+@pytest.mark.parametrize("depth", [100, 5000, 50000])
+def test_deeply_nested_query_is_400_and_the_server_lives(client: TestClient, depth: int) -> None:
+    deep = "SELECT * WHERE { ?s ?p ?o FILTER(" + "(" * depth + "1" + ")" * depth + ") }"
+    body = _problem(client.post("/sparql", data={"query": deep}), 400)
+    assert "nested" in body["detail"]
+    deep_update = "INSERT { <a:b> <a:c> " + "(" * depth + " ) } WHERE {}"
+    _problem(client.post("/sparql", data={"update": deep_update}), 400)
+    assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200

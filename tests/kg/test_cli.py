@@ -180,3 +180,19 @@ def test_load_and_query_a_remote_endpoint(
         "https://example.org/ice/floe1,3.5",
         "https://example.org/ice/floe2,12",
     ]
+
+
+def test_query_explain_prints_the_plan(loaded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    spatial = (
+        "PREFIX geo: <http://www.opengis.net/ont/geosparql#> "
+        "PREFIX geof: <http://www.opengis.net/def/function/geosparql/> "
+        "SELECT ?f WHERE { ?f geo:hasGeometry/geo:asWKT ?w "
+        "FILTER(geof:sfIntersects(?w, "
+        "'POLYGON((-180 -90, 180 -90, 180 90, -180 90, -180 -90))'^^geo:wktLiteral)) }"
+    )
+    capsys.readouterr()
+    assert main(["query", "--store", str(loaded), "--explain", spatial]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"][0]["kind"] == "selection" and "seconds" in report

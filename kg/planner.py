@@ -1,0 +1,697 @@
+"""The GeoSPARQL planner: find spatial operators in the parsed query, answer them from the index.
+
+Oxigraph has no spatial index, so ``FILTER(geof:sfIntersects(?w, CONST))``
+scans every geometry and a filter between two geometry variables is a nested
+loop.  The planner works on the query's parse tree (``sparql_syntax``), group
+by group at any depth (OPTIONAL, UNION, MINUS, GRAPH, subqueries, EXISTS):
+
+* **selections** ``rel(?w, CONST)`` and ``distance(?w, CONST, uom) < d`` become
+  ``VALUES ?w { candidates }`` from the R-tree;
+* **joins** ``rel(?w1, ?w2)``: the patterns that bind each side are evaluated
+  first (Oxigraph, union of all graphs, so the sets are supersets of what the
+  group can see), and only those literals are joined with an STRtree and
+  vectorised GEOS predicates; the surviving pairs become ``VALUES (?w1 ?w2)``.
+  Cost follows the two sets and the output, never the store;
+* **topology properties** ``?a geo:sfX ?b`` (GeoSPARQL query rewrite
+  extension) answer the union of asserted triples and computed relations;
+* **RDFS entailment** of the GeoSPARQL vocabulary: ``?x a geo:Feature`` finds
+  instances of subclasses (built in and declared in the store) and of the
+  domain/range of GeoSPARQL properties; ``geo:hasGeometry`` includes its
+  subproperties.
+
+``?w`` counts as a geometry variable of a group when a triple of that very
+group binds it through a path ending in a geometry serialization property
+(``geo:asWKT`` ..., so also ``geo:hasGeometry/geo:asWKT``): then every solution
+binds ``?w`` to a literal the index holds, and restricting it to the index
+answer cannot change the result.  When every literal involved is CRS84/EPSG:4326
+the index answer is exact and the conjunct is dropped; otherwise it stays as
+the final check.  Anything not understood is left as written (always correct,
+just not accelerated), and a query the planner cannot write back runs as given.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eokg.errors import EokgError
+from eokg.kg.entailment import (
+    GEOMETRY_DATATYPES,
+    SUBPROPERTIES,
+    TOPOLOGY,
+    GeoVocabulary,
+)
+from eokg.kg.functions import DISJOINT_RELATIONS, RELATIONS, relation_holds
+from eokg.kg.geometry import to_crs84
+from eokg.kg.query_patterns import (
+    conjuncts,
+    constant_from_text,
+    core,
+    geof_call,
+    geometry_object,
+    in_scope,
+    literal_datatype,
+    needs_entailment,
+    number,
+    plain_iri,
+    raw_vars,
+    term_iri,
+    triple_text,
+    vars_of,
+)
+from eokg.kg.sparql_syntax import (
+    SyntaxTree,
+    Writer,
+    _get,
+    flatten,
+    mentions_geosparql,
+    parse_query,
+    raw_part,
+    walk_groups,
+)
+from eokg.kg.spatial_join import (
+    count_none,
+    distance_box,
+    literal_shapes,
+    tree_join,
+    valid_pairs,
+)
+from eokg.ontologies.namespaces import GEO, GEOF, RDF
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class Step:
+    """One planned operator, for EXPLAIN."""
+
+    operator: str
+    kind: str  # selection | join | distance | property | entailment | skipped
+    used_index: bool
+    variables: list[str] = field(default_factory=list)
+    candidates: dict[str, int] = field(default_factory=dict)
+    pairs: int | None = None
+    dropped_filter: bool = False
+    invalid_literals: int = 0
+    seconds: float = 0.0
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, "", [], {})}
+        out["seconds"] = round(self.seconds, 6)
+        return out
+
+
+@dataclass
+class Plan:
+    """What the planner made of a query: the text to run and how it got there."""
+
+    text: str
+    original: str
+    rewritten: bool = False
+    has_dataset: bool = False
+    parsed: bool = False
+    steps: list[Step] = field(default_factory=list)
+    parse_seconds: float = 0.0
+    plan_seconds: float = 0.0
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rewritten": self.rewritten,
+            "parsed": self.parsed,
+            "parse_seconds": round(self.parse_seconds, 6),
+            "plan_seconds": round(self.plan_seconds, 6),
+            "steps": [s.to_json() for s in self.steps],
+            **({"note": self.note} if self.note else {}),
+            **({"query": self.text} if self.rewritten and len(self.text) < 20_000 else {}),
+        }
+
+
+class IndexLike:
+    """What the planner needs from the spatial index (see ``spatial_index.SpatialIndex``)."""
+
+    exact: bool
+
+    def __len__(self) -> int: ...
+    def select(self, relation: str, constant: Any, *, constant_first: bool) -> list[str]: ...
+    def bbox_candidates(self, bounds: tuple[float, float, float, float]) -> list[str]: ...
+
+
+#: Runs a SELECT over the union of all graphs; returns rows of pyoxigraph terms.
+Fetch = Callable[[str], list[list[Any]]]
+
+
+# --- the query's triples, as the planner sees them -----------------------------------------
+
+
+@dataclass
+class _Triple:
+    text: str  # SPARQL text of the pattern (a triple, or an entailment subquery)
+    variables: frozenset[str]
+    geometry_var: str | None = None  # object variable bound to a geometry literal
+
+
+@dataclass
+class _Spatial:
+    part: int  # index of the FILTER part in the group (-1: synthetic)
+    conjunct: int
+    kind: str  # select | join | distance
+    relation: str
+    var: str
+    other: str | None = None
+    constant: Any = None  # parsed Geom
+    constant_first: bool = False
+    limit: float = 0.0
+    uom: str = ""
+
+
+class Planner:
+    """Plans one query against one index and store (``fetch``)."""
+
+    def __init__(
+        self,
+        index: IndexLike,
+        fetch: Fetch,
+        *,
+        entailment: bool = True,
+        use_index: bool = True,
+    ) -> None:
+        self.index = index
+        self.fetch = fetch
+        self.entailment = entailment
+        self.use_index = use_index
+        self._fresh = itertools.count()
+        self.vocab = GeoVocabulary(fetch, self._fresh)
+
+    # --- entry point -----------------------------------------------------------------------
+
+    def plan(self, text: str, tree: SyntaxTree | None = None) -> Plan:
+        started = time.perf_counter()
+        plan = Plan(text=text, original=text)
+        if tree is None and not mentions_geosparql(text):
+            plan.has_dataset = has_dataset_clause(text)
+            return plan
+        try:
+            if tree is None:
+                tree = parse_query(text)
+        except EokgError as exc:
+            # rdflib is stricter or buggier than Oxigraph in places: Oxigraph decides.
+            plan.note = f"not planned: {exc.message}"
+            plan.has_dataset = has_dataset_clause(text)
+            return plan
+        plan.parsed = True
+        plan.parse_seconds = time.perf_counter() - started
+        plan.has_dataset = bool(_get(tree.query, "datasetClause"))
+        writer = Writer(tree.prologue)
+        projection = None
+        if tree.query.name == "SelectQuery" and not _get(tree.query, "projection"):
+            projection = [f"?{v}" for v in in_scope(tree.query["where"])]
+        changed = False
+        try:
+            for group in list(walk_groups(tree.query)):
+                changed = self._plan_group(group, writer, plan) or changed
+            if changed:
+                plan.text = writer.query(tree, projection)
+                plan.rewritten = True
+        except EokgError as exc:
+            plan.text = text
+            plan.rewritten = False
+            plan.note = f"left as written: {exc.message}"
+        plan.plan_seconds = time.perf_counter() - started
+        return plan
+
+    # --- one group -------------------------------------------------------------------------
+
+    def _plan_group(self, group: Any, writer: Writer, plan: Plan) -> bool:
+        parts = list(_get(group, "part") or [])
+        triples: list[_Triple] = []
+        changed = False
+        new_parts: list[Any] = []
+        expansions: list[Any] = []
+        for part in parts:
+            if part.name != "TriplesBlock":
+                new_parts.append(part)
+                continue
+            flat = flatten(part["triples"])
+            texts: list[str] = []
+            for i in range(0, len(flat) - 2, 3):
+                s, p, o = flat[i], flat[i + 1], flat[i + 2]
+                handled = self._special_triple(s, p, o, writer, plan, expansions)
+                if handled is not None:
+                    triples.append(handled)
+                    texts.append(handled.text)
+                    changed = changed or handled.text != triple_text(writer, s, p, o)
+                    continue
+                text = triple_text(writer, s, p, o)
+                triples.append(
+                    _Triple(text, frozenset(vars_of(s, p, o)), geometry_object(writer, p, o))
+                )
+                texts.append(text)
+            new_parts.append(raw_part(" ".join(texts)))
+        if changed or expansions:
+            parts = new_parts
+            dict.__setitem__(group, "part", parts)
+        if expansions:
+            # ?a geo:sfX ?b: asserted triples UNION computed relation, planned as a join
+            self._expand_property(group, writer, plan, triples, expansions[0])
+            if len(expansions) > 1:
+                plan.note = "one topology property per group is expanded; others match asserted"
+            return True
+        if not self.use_index:
+            return changed
+        triples += self._nested_triples(parts, writer)
+        return self._plan_spatial(group, parts, triples, [], writer, plan) or changed
+
+    def _nested_triples(self, parts: list[Any], writer: Writer) -> list[_Triple]:
+        """Plain triples of GRAPH groups and single nested groups: they bind in every solution.
+
+        Used to recognise geometry variables and as join sides; triples needing
+        entailment are left out, which only makes a side a superset (safe).
+        """
+        out: list[_Triple] = []
+        for part in parts:
+            if part.name == "GraphGraphPattern":
+                inner = [part["graph"]]
+            elif part.name == "GroupOrUnionGraphPattern" and len(part["graph"]) == 1:
+                inner = list(part["graph"])
+            else:
+                continue
+            for group in inner:
+                if getattr(group, "name", None) != "GroupGraphPatternSub":
+                    continue
+                sub = list(_get(group, "part") or [])
+                for block in sub:
+                    if block.name != "TriplesBlock":
+                        continue
+                    flat = flatten(block["triples"])
+                    for i in range(0, len(flat) - 2, 3):
+                        s, p, o = flat[i], flat[i + 1], flat[i + 2]
+                        if needs_entailment(writer, p, o):
+                            continue
+                        out.append(
+                            _Triple(
+                                triple_text(writer, s, p, o),
+                                frozenset(vars_of(s, p, o)),
+                                geometry_object(writer, p, o),
+                            )
+                        )
+                out += self._nested_triples(sub, writer)
+        return out
+
+    def _special_triple(
+        self,
+        s: Any,
+        p: Any,
+        o: Any,
+        writer: Writer,
+        plan: Plan,
+        expansions: list[Any],
+    ) -> _Triple | None:
+        """Entailment and topology-property handling for one triple; None: plain triple."""
+        from rdflib import BNode, Variable
+
+        iri = plain_iri(writer, p)
+        if iri is None:
+            return None
+        if iri.startswith(GEO) and iri[len(GEO) :] in TOPOLOGY:
+            self._queue_property(s, iri[len(GEO) :], o, writer, expansions)
+            text = triple_text(writer, s, p, o)
+            return _Triple(text, frozenset(vars_of(s, p, o)))
+        if not self.entailment:
+            return None
+        if iri == RDF + "type" and not isinstance(o, Variable) and isinstance(s, Variable | BNode):
+            cls = term_iri(writer, o)
+            if cls is None or not cls.startswith(GEO):
+                return None
+            text = self.vocab.type_pattern(writer.term(s), cls)
+            if text is None:
+                return None
+            subject = writer.term(s)[1:]
+            plan.steps.append(Step(f"?{subject} a <{cls}>", "entailment", False, [subject]))
+            return _Triple(text, frozenset({subject}))
+        if iri.startswith(GEO) and iri[len(GEO) :] in SUBPROPERTIES:
+            variables = [writer.term(t) for t in (s, o) if isinstance(t, Variable | BNode)]
+            if not variables:
+                return None
+            props = self.vocab.subproperties(iri)
+            fresh = f"?eokg_p{next(self._fresh)}"
+            values = " ".join(f"<{x}>" for x in props)
+            body = f"{writer.term(s)} {fresh} {writer.term(o)} . VALUES {fresh} {{ {values} }}"
+            text = f"{{ SELECT DISTINCT {' '.join(variables)} WHERE {{ {body} }} }}"
+            plan.steps.append(Step(f"<{iri}>", "entailment", False, [v[1:] for v in variables]))
+            return _Triple(text, frozenset(v[1:] for v in variables))
+        return None
+
+    def _queue_property(
+        self, s: Any, relation: str, o: Any, writer: Writer, expansions: list[Any]
+    ) -> None:
+        extra: list[tuple[str, str]] = []
+        args: list[str] = []
+        for term in (s, o):
+            datatype = literal_datatype(writer, term)
+            if datatype in GEOMETRY_DATATYPES:
+                args.append(writer.term(term))
+                continue
+            var = f"eokg_w{next(self._fresh)}"
+            path = self.vocab.geometry_path(self.entailment)
+            extra.append((f"{writer.term(term)} {path} ?{var} .", var))
+            args.append(f"?{var}")
+        asserted = f"{writer.term(s)} <{GEO}{relation}> {writer.term(o)}"
+        expansions.append((asserted, extra, relation, args))
+
+    def _expand_property(
+        self,
+        group: Any,
+        writer: Writer,
+        plan: Plan,
+        triples: list[_Triple],
+        expansion: tuple[str, list[tuple[str, str]], str, list[str]],
+    ) -> None:
+        """Turn the group G holding ``asserted`` into G UNION (G' FILTER NOT EXISTS asserted)."""
+        from rdflib.plugins.sparql.parserutils import CompValue
+
+        asserted, extra, relation, args = expansion
+        parts = list(_get(group, "part") or [])
+        computed_parts = []
+        for part in parts:
+            if part.name == "RawText":
+                text = str(part["text"]).replace(asserted + " .", " ".join(t for t, _ in extra), 1)
+                computed_parts.append(raw_part(text))
+            else:
+                computed_parts.append(part)
+        call = f"<{GEOF}{relation}>({args[0]}, {args[1]})"
+        filter_at = len(computed_parts)
+        computed_parts.append(raw_part(f"FILTER({call})"))
+        computed_parts.append(raw_part(f"FILTER NOT EXISTS {{ {asserted} }}"))
+        computed = CompValue("GroupGraphPatternSub", part=computed_parts)
+        original = CompValue("GroupGraphPatternSub", part=parts)
+        step = Step(f"<{GEO}{relation}>", "property", False, [a[1:] for a in args if a[0] == "?"])
+        step.note = "asserted UNION computed"
+        plan.steps.append(step)
+        dict.__setitem__(
+            group, "part", [CompValue("GroupOrUnionGraphPattern", graph=[original, computed])]
+        )
+        if not self.use_index:
+            return
+        branch = [t for t in triples if t.text != asserted + " ."]
+        branch += [_Triple(t, frozenset(raw_vars(t)), var) for t, var in extra]
+        synthetic = []
+        a, b = args
+        if a.startswith("?") and b.startswith("?"):
+            synthetic.append(_Spatial(filter_at, 0, "join", relation, a[1:], other=b[1:]))
+        else:
+            var, const = (a, b) if a.startswith("?") else (b, a)
+            geom = constant_from_text(const)
+            if geom is not None:
+                synthetic.append(
+                    _Spatial(
+                        filter_at,
+                        0,
+                        "select",
+                        relation,
+                        var[1:],
+                        constant=geom,
+                        constant_first=not a.startswith("?"),
+                    )
+                )
+        self._plan_spatial(computed, computed_parts, branch, synthetic, writer, plan)
+
+    # --- selections and joins --------------------------------------------------------------
+
+    def _plan_spatial(
+        self,
+        group: Any,
+        parts: list[Any],
+        triples: list[_Triple],
+        synthetic: list[_Spatial],
+        writer: Writer,
+        plan: Plan,
+    ) -> bool:
+        geo_vars = {t.geometry_var for t in triples if t.geometry_var}
+        if not geo_vars or len(self.index) == 0:
+            return False
+        found: list[_Spatial] = [s for s in synthetic if s.var in geo_vars]
+        for i, part in enumerate(parts):
+            if part.name != "Filter":
+                continue
+            for j, conjunct in enumerate(conjuncts(part["expr"])):
+                match = _match(writer, conjunct, geo_vars, i, j)
+                if match is not None:
+                    found.append(match)
+        if not found:
+            return False
+        selected: dict[str, set[str]] = {}
+        drops: set[tuple[int, int]] = set()
+        for item in found:
+            if item.kind == "join":
+                continue
+            step_started = time.perf_counter()
+            terms, exact = self._select(item)
+            if terms is None:
+                continue
+            previous = selected.get(item.var)
+            selected[item.var] = set(terms) if previous is None else previous & set(terms)
+            step = Step(
+                _describe(item),
+                "selection" if item.kind == "select" else "distance",
+                True,
+                [item.var],
+                {item.var: len(terms)},
+                dropped_filter=exact,
+                seconds=time.perf_counter() - step_started,
+            )
+            plan.steps.append(step)
+            if exact:
+                drops.add((item.part, item.conjunct))
+        values: list[str] = []
+        for item in found:
+            if item.kind != "join" or item.other is None:
+                continue
+            joined = self._join(item, triples, selected, plan)
+            if joined is None:
+                continue
+            rows, exact = joined
+            values.append(
+                f"VALUES (?{item.var} ?{item.other}) {{ "
+                + " ".join(f"({a} {b})" for a, b in rows)
+                + " }"
+            )
+            selected.pop(item.var, None)
+            selected.pop(item.other, None)
+            if exact:
+                drops.add((item.part, item.conjunct))
+            break  # one join per group: the pairs already restrict both variables
+        for var, chosen in selected.items():
+            values.append(f"VALUES ?{var} {{ {' '.join(sorted(chosen))} }}")
+        if not values:
+            return False
+        rebuilt: list[Any] = [raw_part(v) for v in values]
+        for i, part in enumerate(parts):
+            if part.name == "Filter":
+                kept = [c for j, c in enumerate(conjuncts(part["expr"])) if (i, j) not in drops]
+                if kept:
+                    rebuilt.append(raw_part(f"FILTER({' && '.join(writer.expr(c) for c in kept)})"))
+                continue
+            if part.name == "RawText" and (i, 0) in drops:
+                continue  # a synthetic filter answered exactly
+            rebuilt.append(part)
+        dict.__setitem__(group, "part", rebuilt)
+        return True
+
+    def _select(self, item: _Spatial) -> tuple[list[str] | None, bool]:
+        """Index candidates for a selection or distance bound, and whether they are exact."""
+        import shapely
+
+        constant = item.constant
+        shape = to_crs84(constant).shape
+        exact = self.index.exact and constant.is_wgs84
+        if item.kind == "select":
+            if item.relation in DISJOINT_RELATIONS:
+                return None, False
+            if exact:
+                return (
+                    self.index.select(item.relation, shape, constant_first=item.constant_first),
+                    True,
+                )
+            minx, miny, maxx, maxy = shapely.bounds(shape)
+            pad = 1e-3 * max(maxx - minx, maxy - miny, 1.0)
+            box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+            return self.index.bbox_candidates(box), False
+        box = distance_box(shape, item.limit, item.uom)
+        if box is None:
+            return None, False
+        return self.index.bbox_candidates(box), False
+
+    def _join(
+        self,
+        item: _Spatial,
+        triples: list[_Triple],
+        selected: dict[str, set[str]],
+        plan: Plan,
+    ) -> tuple[list[tuple[str, str]], bool] | None:
+        """Evaluate each side's patterns, join only those literals; None when not possible."""
+        assert item.other is not None
+        if item.relation in DISJOINT_RELATIONS:
+            return None
+        started = time.perf_counter()
+        left_c = _component(triples, item.var)
+        right_c = _component(triples, item.other)
+        step = Step(_describe(item), "join", True, [item.var, item.other])
+        if left_c is right_c or set(map(id, left_c)) & set(map(id, right_c)):
+            rows = self.fetch(
+                f"SELECT DISTINCT ?{item.var} ?{item.other} WHERE {{ "
+                + " ".join(t.text for t in left_c)
+                + " }"
+            )
+            pairs_in = [(str(a), str(b)) for a, b in rows if a is not None and b is not None]
+            pairs_in = [
+                (a, b)
+                for a, b in pairs_in
+                if _keep(a, selected.get(item.var)) and _keep(b, selected.get(item.other))
+            ]
+            step.note = "sides share patterns: pairs fetched, relation vectorised"
+            left = sorted({a for a, _ in pairs_in})
+            right = sorted({b for _, b in pairs_in})
+            lshapes, lnative = literal_shapes([*left])
+            rshapes, rnative = literal_shapes([*right])
+            lpos = {t: i for i, t in enumerate(left)}
+            rpos = {t: i for i, t in enumerate(right)}
+            import numpy as np
+
+            li = np.array([lpos[a] for a, _ in pairs_in], dtype=np.int64)
+            ri = np.array([rpos[b] for _, b in pairs_in], dtype=np.int64)
+            exact = bool(lnative.all() and rnative.all())
+            li, ri = valid_pairs(li, ri, lshapes, rshapes)
+            if exact and len(li):
+                mask = np.asarray(relation_holds(item.relation, lshapes[li], rshapes[ri]), bool)
+                li, ri = li[mask], ri[mask]
+        else:
+            left = self._side(left_c, item.var, selected.get(item.var))
+            right = self._side(right_c, item.other, selected.get(item.other))
+            lshapes, lnative = literal_shapes(left)
+            rshapes, rnative = literal_shapes(right)
+            exact = bool(lnative.all() and rnative.all())
+            li, ri = tree_join(item.relation, lshapes, rshapes, exact=exact)
+        step.candidates = {item.var: len(left), item.other: len(right)}
+        step.pairs = len(li)
+        step.dropped_filter = exact
+        step.invalid_literals = int(count_none(lshapes) + count_none(rshapes))
+        step.seconds = time.perf_counter() - started
+        plan.steps.append(step)
+        return [(left[a], right[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)], exact
+
+    def _side(self, component: list[_Triple], var: str, keep: set[str] | None) -> list[str]:
+        rows = self.fetch(
+            f"SELECT DISTINCT ?{var} WHERE {{ " + " ".join(t.text for t in component) + " }"
+        )
+        return [str(r[0]) for r in rows if r[0] is not None and _keep(str(r[0]), keep)]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+class _NoIndex:
+    exact = True
+
+    def __len__(self) -> int:
+        return 0
+
+    def select(self, relation: str, constant: Any, *, constant_first: bool) -> list[str]:
+        return []
+
+    def bbox_candidates(self, bounds: tuple[float, float, float, float]) -> list[str]:
+        return []
+
+
+def expand_topology_properties(text: str) -> str:
+    """The query with ``?a geo:sfX ?b`` expanded (asserted UNION computed), nothing else.
+
+    For engines that plan the rest themselves (federation): the expansion is
+    what makes sources ship the geometries the relation needs.
+    """
+    plan = Planner(_NoIndex(), lambda _: [], entailment=False, use_index=False).plan(text)
+    return plan.text
+
+
+def has_dataset_clause(text: str) -> bool:
+    """True when a query (not parsed) has FROM / FROM NAMED before its WHERE group."""
+    from eokg.kg.sparql_syntax import _STRINGS_AND_IRIS
+
+    bare = _STRINGS_AND_IRIS.sub(" ", text)
+    head = bare.split("{", 1)[0]
+    return any(word.upper() == "FROM" for word in head.split())
+
+
+def _match(writer: Writer, node: Any, geo_vars: set[str], part: int, index: int) -> _Spatial | None:
+    name = getattr(node, "name", None)
+    if name == "Function":
+        call = geof_call(writer, node)
+        if call is None:
+            return None
+        fn, args = call
+        if fn not in RELATIONS or len(args) != 2:
+            return None
+        (k1, v1), (k2, v2) = args
+        if k1 == "var" and k2 == "var" and v1 in geo_vars and v2 in geo_vars and v1 != v2:
+            return _Spatial(part, index, "join", fn, v1, other=v2)
+        if k1 == "var" and k2 == "geom" and v1 in geo_vars:
+            return _Spatial(part, index, "select", fn, v1, constant=v2)
+        if k2 == "var" and k1 == "geom" and v2 in geo_vars:
+            return _Spatial(part, index, "select", fn, v2, constant=v1, constant_first=True)
+        return None
+    if name == "RelationalExpression" and _get(node, "op") in ("<", "<=", ">", ">="):
+        op = node["op"]
+        left, right = core(node["expr"]), core(node["other"])
+        call_node, bound = (left, right) if op in ("<", "<=") else (right, left)
+        limit = number(bound)
+        if limit is None or getattr(call_node, "name", None) != "Function":
+            return None
+        call = geof_call(writer, call_node)
+        if call is None or call[0] != "distance" or len(call[1]) != 3:
+            return None
+        (k1, v1), (k2, v2), (k3, uom) = call[1]
+        if k3 != "iri":
+            return None
+        if k1 == "var" and k2 == "geom" and v1 in geo_vars:
+            return _Spatial(
+                part, index, "distance", "distance", v1, constant=v2, limit=limit, uom=uom
+            )
+        if k2 == "var" and k1 == "geom" and v2 in geo_vars:
+            return _Spatial(
+                part, index, "distance", "distance", v2, constant=v1, limit=limit, uom=uom
+            )
+    return None
+
+
+def _component(triples: list[_Triple], var: str) -> list[_Triple]:
+    """Triples connected to ``var`` through shared variables."""
+    reached = {var}
+    chosen: list[_Triple] = []
+    remaining = list(triples)
+    grew = True
+    while grew:
+        grew = False
+        for t in list(remaining):
+            if t.variables & reached:
+                chosen.append(t)
+                reached |= t.variables
+                remaining.remove(t)
+                grew = True
+    return chosen
+
+
+def _keep(term: str, keep: set[str] | None) -> bool:
+    return keep is None or term in keep
+
+
+def _describe(item: _Spatial) -> str:
+    other = f"?{item.other}" if item.other else "CONST"
+    if item.kind == "distance":
+        return f"geof:distance(?{item.var}, CONST) < {item.limit}"
+    first, second = (f"?{item.var}", other) if not item.constant_first else (other, f"?{item.var}")
+    return f"geof:{item.relation}({first}, {second})"
