@@ -35,7 +35,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eokg.errors import EokgError
 from eokg.kg.entailment import (
@@ -132,10 +132,11 @@ class Plan:
         }
 
 
-class IndexLike:
+class IndexLike(Protocol):
     """What the planner needs from the spatial index (see ``spatial_index.SpatialIndex``)."""
 
-    exact: bool
+    @property
+    def exact(self) -> bool: ...
 
     def __len__(self) -> int: ...
     def select(self, relation: str, constant: Any, *, constant_first: bool) -> list[str]: ...
@@ -328,12 +329,12 @@ class Planner:
             cls = term_iri(writer, o)
             if cls is None or not cls.startswith(GEO):
                 return None
-            text = self.vocab.type_pattern(writer.term(s), cls)
-            if text is None:
+            pattern = self.vocab.type_pattern(writer.term(s), cls)
+            if pattern is None:
                 return None
             subject = writer.term(s)[1:]
             plan.steps.append(Step(f"?{subject} a <{cls}>", "entailment", False, [subject]))
-            return _Triple(text, frozenset({subject}))
+            return _Triple(pattern, frozenset({subject}))
         if iri.startswith(GEO) and iri[len(GEO) :] in SUBPROPERTIES:
             variables = [writer.term(t) for t in (s, o) if isinstance(t, Variable | BNode)]
             if not variables:
@@ -520,8 +521,8 @@ class Planner:
                 )
             minx, miny, maxx, maxy = shapely.bounds(shape)
             pad = 1e-3 * max(maxx - minx, maxy - miny, 1.0)
-            box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-            return self.index.bbox_candidates(box), False
+            padded = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+            return self.index.bbox_candidates(padded), False
         box = distance_box(shape, item.limit, item.uom)
         if box is None:
             return None, False
