@@ -523,6 +523,15 @@ class GeoStore:
             self._store.flush()
             self._index.flush()
 
+    def close(self) -> None:
+        """Release the RocksDB folder and the index file so another process can open them."""
+        import gc
+
+        self.flush()
+        self._index.close()
+        self._store = None
+        gc.collect()  # pyoxigraph frees the folder lock only when the Store object dies
+
     # --- internals --------------------------------------------------------------------
 
     def _fresh_index(self) -> None:

@@ -19,7 +19,7 @@ def disk_store(ml_rdf, tmp_path_factory) -> Path:
     store_dir = tmp_path_factory.mktemp("mlstore") / "store"
     store = GeoStore(store_dir)
     store.load(ml_rdf)
-    store.flush()
+    store.close()
     del store
     return store_dir
 
