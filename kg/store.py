@@ -529,7 +529,7 @@ class GeoStore:
 
         self.flush()
         self._index.close()
-        self._store = None
+        self._store = None  # type: ignore[assignment]
         gc.collect()  # pyoxigraph frees the folder lock only when the Store object dies
 
     # --- internals --------------------------------------------------------------------
