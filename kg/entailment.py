@@ -16,12 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from eokg.kg.functions import RELATIONS
-from eokg.kg.geometry import GEOMETRY_DATATYPES as _DATATYPES
+from eokg.kg.geometry import SERIALIZATIONS
 from eokg.ontologies.namespaces import GEO, RDFS
 
-GEOMETRY_DATATYPES = frozenset(_DATATYPES)
-SERIALIZATIONS = ("asWKT", "asGeoJSON", "asGML", "asKML")
-GEOMETRY_PREDICATES = frozenset(GEO + name for name in SERIALIZATIONS)
 ANY_GEOMETRY = (
     f"(<{GEO}hasDefaultGeometry>|<{GEO}hasGeometry>)?/("
     + "|".join(f"<{GEO}{n}>" for n in SERIALIZATIONS)
@@ -64,39 +61,29 @@ class GeoVocabulary:
         self._cache: dict[str, list[str]] = {}
 
     def subclasses(self, cls: str) -> list[str]:
-        if cls not in self._cache:
-            closure = {cls}
-            todo = [cls]
+        """``cls`` and every class below it, built in or declared in the store."""
+        return self._closure(cls, _SUBCLASSES, "subClassOf")
+
+    def subproperties(self, prop: str) -> list[str]:
+        """``prop`` and every property below it, built in or declared in the store."""
+        return self._closure(prop, SUBPROPERTIES, "subPropertyOf")
+
+    def _closure(self, top: str, built_in: dict[str, tuple[str, ...]], relation: str) -> list[str]:
+        key = f"{relation} {top}"
+        if key not in self._cache:
+            closure = {top}
+            todo = [top]
             while todo:
                 name = todo.pop()
-                for sub in _SUBCLASSES.get(name[len(GEO) :], ()) if name.startswith(GEO) else ():
+                below = built_in.get(name[len(GEO) :], ()) if name.startswith(GEO) else ()
+                for sub in below:
                     if GEO + sub not in closure:
                         closure.add(GEO + sub)
                         todo.append(GEO + sub)
             values = " ".join(f"<{c}>" for c in sorted(closure))
             rows = self._fetch(
                 f"SELECT DISTINCT ?c WHERE {{ VALUES ?top {{ {values} }} "
-                f"?c <{RDFS}subClassOf>* ?top . FILTER(isIRI(?c)) }}"
-            )
-            closure |= {row[0].value for row in rows if row[0] is not None}
-            self._cache[cls] = sorted(closure)
-        return self._cache[cls]
-
-    def subproperties(self, prop: str) -> list[str]:
-        key = "prop:" + prop
-        if key not in self._cache:
-            closure = {prop}
-            todo = [prop]
-            while todo:
-                name = todo.pop()
-                for sub in SUBPROPERTIES.get(name[len(GEO) :], ()):
-                    if GEO + sub not in closure:
-                        closure.add(GEO + sub)
-                        todo.append(GEO + sub)
-            values = " ".join(f"<{c}>" for c in sorted(closure))
-            rows = self._fetch(
-                f"SELECT DISTINCT ?p WHERE {{ VALUES ?top {{ {values} }} "
-                f"?p <{RDFS}subPropertyOf>* ?top . FILTER(isIRI(?p)) }}"
+                f"?c <{RDFS}{relation}>* ?top . FILTER(isIRI(?c)) }}"
             )
             closure |= {row[0].value for row in rows if row[0] is not None}
             self._cache[key] = sorted(closure)

@@ -37,6 +37,10 @@ GML_LITERAL = GEO + "gmlLiteral"
 KML_LITERAL = GEO + "kmlLiteral"
 #: Every geometry literal datatype ``parse_literal`` reads and ``to_literal`` writes.
 GEOMETRY_DATATYPES = (WKT_LITERAL, GEOJSON_LITERAL, GML_LITERAL, KML_LITERAL)
+#: GeoSPARQL serialization properties (subproperties of geo:hasSerialization).
+SERIALIZATIONS = ("asWKT", "asGeoJSON", "asGML", "asKML")
+#: Their IRIs: the predicates whose literal objects the spatial index holds.
+GEOMETRY_PREDICATES = frozenset(GEO + name for name in SERIALIZATIONS)
 EPSG_PREFIX = "http://www.opengis.net/def/crs/EPSG/0/"
 #: CRS IRIs that mean plain lon/lat on WGS 84.
 CRS84_ALIASES = frozenset({CRS84, "http://www.opengis.net/def/crs/OGC/1.3/CRS84/"})

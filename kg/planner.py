@@ -33,19 +33,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+from pyoxigraph import Literal
 
 from eokg.errors import EokgError
-from eokg.kg.entailment import (
-    GEOMETRY_DATATYPES,
-    SUBPROPERTIES,
-    TOPOLOGY,
-    GeoVocabulary,
-)
+from eokg.kg.entailment import SUBPROPERTIES, TOPOLOGY, GeoVocabulary
 from eokg.kg.functions import DISJOINT_RELATIONS, RELATIONS, relation_holds
-from eokg.kg.geometry import to_crs84
+from eokg.kg.geometry import GEOMETRY_DATATYPES, to_crs84
 from eokg.kg.query_patterns import (
     conjuncts,
     constant_from_text,
@@ -72,17 +69,14 @@ from eokg.kg.sparql_syntax import (
     raw_part,
     walk_groups,
 )
+from eokg.kg.spatial_index import parse_literals
 from eokg.kg.spatial_join import (
     count_none,
     distance_box,
-    literal_shapes,
     tree_join,
     valid_pairs,
 )
 from eokg.ontologies.namespaces import GEO, GEOF, RDF
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -549,24 +543,26 @@ class Planner:
                 + " ".join(t.text for t in left_c)
                 + " }"
             )
-            pairs_in = [(str(a), str(b)) for a, b in rows if a is not None and b is not None]
             pairs_in = [
                 (a, b)
-                for a, b in pairs_in
-                if _keep(a, selected.get(item.var)) and _keep(b, selected.get(item.other))
+                for a, b in rows
+                if a is not None
+                and b is not None
+                and _keep(str(a), selected.get(item.var))
+                and _keep(str(b), selected.get(item.other))
             ]
             step.note = "sides share patterns: pairs fetched, relation vectorised"
-            left = sorted({a for a, _ in pairs_in})
-            right = sorted({b for _, b in pairs_in})
-            lshapes, lnative = literal_shapes([*left])
-            rshapes, rnative = literal_shapes([*right])
+            left = _distinct(a for a, _ in pairs_in)
+            right = _distinct(b for _, b in pairs_in)
+            lshapes, lexact = _shapes(left)
+            rshapes, rexact = _shapes(right)
             lpos = {t: i for i, t in enumerate(left)}
             rpos = {t: i for i, t in enumerate(right)}
             import numpy as np
 
             li = np.array([lpos[a] for a, _ in pairs_in], dtype=np.int64)
             ri = np.array([rpos[b] for _, b in pairs_in], dtype=np.int64)
-            exact = bool(lnative.all() and rnative.all())
+            exact = lexact and rexact
             li, ri = valid_pairs(li, ri, lshapes, rshapes)
             if exact and len(li):
                 mask = np.asarray(relation_holds(item.relation, lshapes[li], rshapes[ri]), bool)
@@ -574,9 +570,9 @@ class Planner:
         else:
             left = self._side(left_c, item.var, selected.get(item.var))
             right = self._side(right_c, item.other, selected.get(item.other))
-            lshapes, lnative = literal_shapes(left)
-            rshapes, rnative = literal_shapes(right)
-            exact = bool(lnative.all() and rnative.all())
+            lshapes, lexact = _shapes(left)
+            rshapes, rexact = _shapes(right)
+            exact = lexact and rexact
             li, ri = tree_join(item.relation, lshapes, rshapes, exact=exact)
         step.candidates = {item.var: len(left), item.other: len(right)}
         step.pairs = len(li)
@@ -584,16 +580,37 @@ class Planner:
         step.invalid_literals = int(count_none(lshapes) + count_none(rshapes))
         step.seconds = time.perf_counter() - started
         plan.steps.append(step)
-        return [(left[a], right[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)], exact
+        pairs = zip(li.tolist(), ri.tolist(), strict=True)
+        return [(str(left[a]), str(right[b])) for a, b in pairs], exact
 
-    def _side(self, component: list[_Triple], var: str, keep: set[str] | None) -> list[str]:
+    def _side(self, component: list[_Triple], var: str, keep: set[str] | None) -> list[Any]:
         rows = self.fetch(
             f"SELECT DISTINCT ?{var} WHERE {{ " + " ".join(t.text for t in component) + " }"
         )
-        return [str(r[0]) for r in rows if r[0] is not None and _keep(str(r[0]), keep)]
+        return [r[0] for r in rows if r[0] is not None and _keep(str(r[0]), keep)]
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _distinct(terms: Iterable[Any]) -> list[Any]:
+    return sorted(set(terms), key=str)
+
+
+def _shapes(terms: list[Any]) -> tuple[Any, bool]:
+    """Shapes of one join side, and whether shapely's answer is final for all of them.
+
+    A literal that does not parse joins nothing whatever the relation, so it does not
+    spoil exactness; a literal in another CRS or serialization might differ from
+    Oxigraph's reading at the edge, so the FILTER stays to decide those.
+    """
+    import numpy as np
+
+    shapes, native = parse_literals([t for t in terms if isinstance(t, Literal)])
+    if len(shapes) != len(terms):  # an IRI or blank node where a literal was expected
+        return np.full(len(terms), None, dtype=object), False
+    invalid = np.array([s is None for s in shapes], dtype=bool)
+    return shapes, bool((native | invalid).all())
 
 
 class _NoIndex:

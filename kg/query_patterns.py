@@ -9,13 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from eokg.errors import GeometryError
-from eokg.kg.entailment import (
-    GEOMETRY_DATATYPES,
-    GEOMETRY_PREDICATES,
-    SUBPROPERTIES,
-    TOPOLOGY,
-)
-from eokg.kg.geometry import parse_literal
+from eokg.kg.entailment import SUBPROPERTIES, TOPOLOGY
+from eokg.kg.geometry import GEOMETRY_DATATYPES, GEOMETRY_PREDICATES, parse_literal
 from eokg.kg.sparql_syntax import Writer, _get, _is_seq, flatten
 from eokg.ontologies.namespaces import GEO, GEOF, RDF
 

@@ -41,20 +41,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eokg.errors import GeometryError, QueryError, StoreError
-from eokg.kg.geometry import GEOJSON_LITERAL, WKT_LITERAL, parse_literal, to_crs84
-from eokg.ontologies.namespaces import GEO
+from eokg.kg.geometry import GEOMETRY_DATATYPES as _DATATYPES
+from eokg.kg.geometry import GEOMETRY_PREDICATES, WKT_LITERAL, parse_literal, to_crs84
 
 if TYPE_CHECKING:
     import numpy as np
 
 #: Graph key of the default graph (named graphs: their IRI; blank-node graphs: ``_:id``).
 DEFAULT_GRAPH = ""
-#: Predicates whose literal objects the index holds.
-GEOMETRY_PREDICATES = frozenset(GEO + name for name in ("asWKT", "asGeoJSON", "asGML", "asKML"))
-#: Datatypes of the literals the index holds (GML/KML count as invalid until geometry parses them).
-GEOMETRY_DATATYPES = frozenset(
-    {WKT_LITERAL, GEOJSON_LITERAL, GEO + "gmlLiteral", GEO + "kmlLiteral"}
-)
+#: Datatypes of the literals the index holds (objects of ``GEOMETRY_PREDICATES``).
+GEOMETRY_DATATYPES = frozenset(_DATATYPES)
+__all__ = [
+    "DEFAULT_GRAPH",
+    "GEOMETRY_DATATYPES",
+    "GEOMETRY_PREDICATES",
+    "SpatialIndex",
+    "parse_literals",
+]
 
 _SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -345,7 +348,7 @@ class SpatialIndex:
         import numpy as np
         import shapely
 
-        shapes, native = _parse_many(terms, texts)
+        shapes, native = parse_literals(terms, texts)
         bounds = shapely.bounds(shapes)  # NaN for empty and invalid shapes: stored as NULL
         boxed = ~np.isnan(bounds).any(axis=1)
         (top,) = self._db.execute("SELECT coalesce(max(id), 0) FROM geom").fetchone()
@@ -643,11 +646,21 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _parse_many(terms: list[Any], texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """CRS84 shapes (None: does not parse) and native flags; plain CRS84 WKT in bulk."""
+def parse_literals(
+    terms: list[Any], texts: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """CRS84 shapes (None: does not parse) and native flags of pyoxigraph literals.
+
+    Plain CRS84 WKT, nearly every literal in practice, goes through shapely in one
+    vectorised call; other serializations and CRSs one by one. ``texts`` are the terms'
+    N-Triples forms when the caller already has them. The index and the planner's joins
+    share this, so a literal means the same geometry on both paths.
+    """
     import numpy as np
     import shapely
 
+    if texts is None:
+        texts = [str(term) for term in terms]
     shapes = np.full(len(terms), None, dtype=object)
     native = np.zeros(len(terms), dtype=bool)
     values = [term.value for term in terms]

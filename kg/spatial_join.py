@@ -11,15 +11,11 @@ equality) are bounding-box candidates filtered with the DE-9IM patterns of
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from eokg.errors import EokgError
 from eokg.kg.functions import length_factor, relation_holds
-from eokg.kg.geometry import parse_literal, to_crs84
-from eokg.ontologies.namespaces import GEO
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,35 +53,6 @@ def distance_box(shape: Any, limit: float, uom: str) -> tuple[float, float, floa
     dlat *= 1.01
     dlon = min(360.0, dlon * 1.01)
     return (minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
-
-
-def literal_shapes(terms: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-    """CRS84 shapes (None when unparsable) and a native mask, from N-Triples literal texts."""
-    import numpy as np
-    import shapely
-
-    texts = list(terms)
-    shapes = np.empty(len(texts), dtype=object)
-    native = np.ones(len(texts), dtype=bool)
-    wkt_suffix = f'"^^<{GEO}wktLiteral>'
-    bulk = [i for i, t in enumerate(texts) if t.endswith(wkt_suffix) and not t.startswith('"<')]
-    if bulk:
-        values = [json.loads(texts[i][: -len(wkt_suffix) + 1]) for i in bulk]
-        parsed = shapely.from_wkt(values, on_invalid="ignore")
-        for i, shape in zip(bulk, parsed, strict=True):
-            shapes[i] = shape
-    done = set(bulk)
-    for i, text in enumerate(texts):
-        if i in done:
-            continue
-        lexical, _, datatype = text.rpartition("^^<")
-        try:
-            geom = parse_literal(json.loads(lexical), datatype[:-1])
-            shapes[i] = to_crs84(geom).shape
-            native[i] = geom.is_wgs84
-        except (ValueError, EokgError):
-            shapes[i] = None
-    return shapes, native
 
 
 def count_none(shapes: np.ndarray) -> int:

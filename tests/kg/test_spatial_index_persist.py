@@ -323,13 +323,13 @@ def test_invalid_literals_are_remembered_not_reparsed(
     assert not mixed._index.exact  # the EPSG:3857 literal is a reprojection
     assert mixed._index.shapes([f'"POINT(1 2"^^<{WKT}>', "nothing"]) == [None, None]
     calls = []
-    original = si._parse_many
+    original = si.parse_literals
 
-    def counting(terms: list[object], texts: list[str]) -> object:
+    def counting(terms: list[object], texts: list[str] | None = None) -> object:
         calls.append(len(terms))
         return original(terms, texts)
 
-    monkeypatch.setattr(si, "_parse_many", counting)
+    monkeypatch.setattr(si, "parse_literals", counting)
     mixed._index.resync(mixed._geometry_entries())
     assert calls == []  # nothing new, nothing parsed
 
