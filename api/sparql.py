@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -307,6 +308,10 @@ async def _run_query(request: Request, sparql: str, options: QueryOptions, accep
     max_results = settings.api.max_results
     prefetch = min(max_results + 1, max(settings.store.page_size, 1))
     deadline = time.monotonic() + timeout_s
+    if getattr(request.app.state.store, "cancels_queries", False):
+        # The store evaluates in worker processes and kills one whose query runs out
+        # of time; it reads at most max_results rows there, then they stream from here.
+        options = replace(options, timeout_s=timeout_s, max_results=max_results)
     pipe = _Pipe(asyncio.get_running_loop())
     worker = threading.Thread(
         target=_produce,

@@ -36,9 +36,9 @@ from eokg.errors import (
     QueryError,
     QueryTimeout,
     RDFParseError,
-    ResultTooLarge,
     StoreError,
 )
+from eokg.kg.portable_results import materialise, rebuild
 from eokg.kg.source import LoadReport, QueryOptions
 from eokg.kg.spatial_index import (
     DEFAULT_GRAPH,
@@ -53,6 +53,7 @@ from eokg.kg.spatial_index import (
 if TYPE_CHECKING:
     from eokg.config import StoreSettings
     from eokg.kg.planner import Plan
+    from eokg.kg.query_pool import QueryPool
     from eokg.kg.update_effects import Effects
 
 #: File suffix -> pyoxigraph RdfFormat attribute name.
@@ -127,15 +128,27 @@ class GeoStore:
             index_path(self.path) if self.path is not None else None, fresh=created
         )
         self._geometry_predicates = frozenset(pyoxigraph.NamedNode(p) for p in GEOMETRY_PREDICATES)
-        self._write_lock = threading.Lock()
+        self._write_lock = _WriteLock()
         self._functions: dict[Any, Any] | None = None
         self._aggregates: dict[Any, Any] | None = None
         self.last_plan: Plan | None = None  # the latest plan, for tests and the CLI
         self._fresh_index()  # a missing index, or one a crash left dirty, is rebuilt now
 
+    #: Worker processes for queries with a timeout (on-disk stores); 0: a thread each.
+    query_workers = 0
+    _pool: QueryPool | None = None
+    _pool_lock = threading.Lock()
+
+    @property
+    def cancels_queries(self) -> bool:
+        """Whether a query given a timeout is stopped when it runs out (worker processes)."""
+        return self.query_workers > 0 and self.path is not None
+
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> GeoStore:
-        return cls(settings.path)
+        store = cls(settings.path)
+        store.query_workers = settings.query_workers
+        return store
 
     @property
     def raw(self) -> Any:
@@ -465,7 +478,17 @@ class GeoStore:
             raise StoreError(str(exc), where="query") from exc
 
     def _run_limited(self, text: str, options: QueryOptions, deadline: float | None) -> Any:
-        """Evaluate in a worker thread, materialising at most ``max_results`` rows."""
+        """Evaluate under a deadline and a row cap.
+
+        An on-disk store with ``query_workers`` plans here and evaluates in a worker
+        process (``query_pool``), killed when the deadline passes: the query really
+        stops. Otherwise a thread runs it; on timeout it stops at its next row, but
+        Oxigraph cannot be interrupted inside one (an in-memory store cannot be shared
+        with another process).
+        """
+        pool = self._query_pool()
+        if pool is not None:
+            return self._run_in_pool(pool, text, options, deadline)
         box: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancel = threading.Event()
         cap = options.max_results
@@ -474,7 +497,7 @@ class GeoStore:
             # pyoxigraph results must die in the thread that made them: keep them out
             # of anything handed over (including exception tracebacks).
             try:
-                data = _materialise(self._execute(text, options), cap, cancel)
+                data = materialise(self._execute(text, options), cap, cancel)
             except BaseException as exc:  # handed to the caller's thread
                 box.put(("error", exc.with_traceback(None)))
                 return
@@ -494,7 +517,35 @@ class GeoStore:
             ) from None
         if status == "error":
             raise payload
-        return _rebuild(payload)
+        return rebuild(payload)
+
+    def _run_in_pool(
+        self, pool: QueryPool, text: str, options: QueryOptions, deadline: float | None
+    ) -> Any:
+        from eokg.kg.query_pool import Task
+
+        plan = self.plan(text, options)
+        task = Task(
+            plan.text,
+            self._write_lock.revision,
+            union_default_graph=not options.default_graph_uris and not plan.has_dataset,
+            default_graphs=tuple(options.default_graph_uris or ()),
+            named_graphs=tuple(options.named_graph_uris or ()),
+            cap=options.max_results,
+        )
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return rebuild(pool.run(task, left))
+
+    def _query_pool(self) -> QueryPool | None:
+        """The worker processes, started on first use (on-disk stores only)."""
+        if not self.cancels_queries:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                from eokg.kg.query_pool import QueryPool
+
+                self._pool = QueryPool(self.path, self.query_workers)
+            return self._pool
 
     # --- introspection ------------------------------------------------------------------
 
@@ -527,6 +578,9 @@ class GeoStore:
         """Release the RocksDB folder and the index file so another process can open them."""
         import gc
 
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self.flush()
         self._index.close()
         self._store = None  # type: ignore[assignment]
@@ -591,102 +645,22 @@ def _open(path: Path, gz: bool) -> Any:
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def _materialise(result: Any, cap: int | None, cancel: threading.Event) -> tuple[str, Any, Any]:
-    """Read a result to the end in this (worker) thread as plain, thread-free data."""
-    try:
-        return _read_all(result, cap, cancel)
-    finally:
-        del result
+class _WriteLock:
+    """The store's write lock; each release bumps ``revision``.
 
+    Query worker processes hold read-only views of the store and reopen them when
+    the revision they were given changes, so a query never misses a write that
+    finished before it was asked.
+    """
 
-def _read_all(result: Any, cap: int | None, cancel: threading.Event) -> tuple[str, Any, Any]:
-    import pyoxigraph
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.revision = 0
 
-    if isinstance(result, pyoxigraph.QueryBoolean):
-        return "boolean", bool(result), None
-    if isinstance(result, pyoxigraph.QuerySolutions):
-        variables = [v.value for v in result.variables]
-        rows = []
-        for solution in result:
-            if cancel.is_set():
-                return "cancelled", None, None
-            rows.append([solution[v] for v in variables])
-            if cap is not None and len(rows) > cap:
-                raise ResultTooLarge(
-                    f"more than {cap} results", where="query", max_results=cap
-                ) from None
-        return "solutions", variables, rows
-    triples = []
-    for triple in result:
-        if cancel.is_set():
-            return "cancelled", None, None
-        triples.append(triple)
-        if cap is not None and len(triples) > cap:
-            raise ResultTooLarge(
-                f"more than {cap} triples", where="query", max_results=cap
-            ) from None
-    return "triples", None, triples
+    def __enter__(self) -> _WriteLock:
+        self._lock.acquire()
+        return self
 
-
-def _rebuild(payload: tuple[str, Any, Any]) -> Any:
-    """Turn materialised data back into pyoxigraph result objects in the caller's thread."""
-    import json
-
-    import pyoxigraph
-
-    kind, head, body = payload
-    fmt = pyoxigraph.QueryResultsFormat.JSON
-    if kind == "boolean":
-        return pyoxigraph.parse_query_results(json.dumps({"head": {}, "boolean": head}), fmt)
-    if kind == "solutions":
-        bindings = [
-            {var: _term_json(term) for var, term in zip(head, row, strict=True) if term is not None}
-            for row in body
-        ]
-        document = {"head": {"vars": head}, "results": {"bindings": bindings}}
-        return pyoxigraph.parse_query_results(json.dumps(document), fmt)
-    return MaterialisedTriples(body)
-
-
-def _term_json(term: Any) -> dict[str, Any]:
-    import pyoxigraph
-
-    if isinstance(term, pyoxigraph.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, pyoxigraph.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, pyoxigraph.Literal):
-        out: dict[str, Any] = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        else:
-            out["datatype"] = term.datatype.value
-        return out
-    if isinstance(term, pyoxigraph.Triple):
-        return {
-            "type": "triple",
-            "value": {
-                "subject": _term_json(term.subject),
-                "predicate": _term_json(term.predicate),
-                "object": _term_json(term.object),
-            },
-        }
-    raise StoreError(f"unexpected term {term!r}", where="query")
-
-
-class MaterialisedTriples:
-    """CONSTRUCT/DESCRIBE results read under limits; iterates and serialises like QueryTriples."""
-
-    def __init__(self, triples: list[Any]) -> None:
-        self._triples = triples
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._triples)
-
-    def __len__(self) -> int:
-        return len(self._triples)
-
-    def serialize(self, output: Any = None, format: Any = None) -> bytes | None:
-        import pyoxigraph
-
-        return pyoxigraph.serialize(self._triples, output, format or pyoxigraph.RdfFormat.N_TRIPLES)
+    def __exit__(self, *exc: object) -> None:
+        self.revision += 1
+        self._lock.release()
