@@ -13,11 +13,14 @@ search too big to run and a 5xx for anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -62,7 +65,7 @@ from eokg.catalog.sqlite_fastpath import (
     page_after,
     split_filter,
 )
-from eokg.catalog.sqlite_schema import ITEM_SQL, initialise
+from eokg.catalog.sqlite_schema import ITEM_SQL, READER_PRAGMAS, initialise
 from eokg.config import CatalogSettings
 from eokg.errors import (
     EokgError,
@@ -149,23 +152,80 @@ def _spatial(op: str, item_wkb: bytes | None, query_wkb: bytes) -> int:
 class SqliteIndex:
     """The ``MetadataIndex`` on one SQLite file (or in memory when ``path`` is None)."""
 
-    def __init__(self, path: Path | str | None = None, *, concepts: ConceptScheme | None = None):
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        concepts: ConceptScheme | None = None,
+        statement_timeout_s: float | None = 10.0,
+    ):
         self.path = str(path) if path else ":memory:"
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.concepts = concepts
-        self._lock = threading.RLock()
+        self.statement_timeout_s = statement_timeout_s
+        self._lock = threading.RLock()  # writers; and readers of an in-memory file
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            initialise(self._conn)
+            self._main = self._connect()
+            initialise(self._main)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalogue: {exc}", where=self.path) from exc
-        self._conn.create_function("eokg_spatial", 3, _spatial, deterministic=True)
         self._max_duration = self._read_max_duration()
         self._known_queryables: set[tuple[str, str]] = {
             (c, n) for c, n in self._conn.execute("SELECT collection, name FROM queryables")
         }
         self._queryable_names = {n for _, n in self._known_queryables}
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+        )
+        conn.create_function("eokg_spatial", 3, _spatial, deterministic=True)
+        # Statement timeout: SQLite has none, but calls this every 10k VM steps;
+        # a non-zero answer interrupts the statement ("interrupted": a 503).
+        conn.set_progress_handler(self._overdue, 10_000)
+        return conn
+
+    def _overdue(self) -> int:
+        deadline = getattr(self._local, "deadline", None)
+        return int(deadline is not None and time.monotonic() > deadline)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection: WAL lets readers of a file run side by side.
+
+        An in-memory catalogue exists in one connection only; it serialises on
+        ``_lock`` instead (``_reading``).
+        """
+        if self.path == ":memory:":
+            return self._main
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._connect()
+                for pragma in READER_PRAGMAS:
+                    conn.execute(pragma)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the catalogue: {exc}", where=self.path) from exc
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def _reading(self, *, bounded: bool = True) -> Iterator[None]:
+        """Bracket a read: its statement deadline, and the lock when in memory."""
+        guard = self._lock if self.path == ":memory:" else contextlib.nullcontext()
+        timeout = self.statement_timeout_s if bounded else None
+        self._local.deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with guard:
+                yield
+        finally:
+            self._local.deadline = None
 
     def _read_max_duration(self) -> float | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'max_duration'").fetchone()
@@ -179,11 +239,16 @@ class SqliteIndex:
             from eokg.catalog.concepts import default_scheme
 
             concepts = default_scheme()
-        return cls(settings.path, concepts=concepts)
+        return cls(
+            settings.path, concepts=concepts, statement_timeout_s=settings.statement_timeout_s
+        )
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        with self._lock, self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._main.close()
 
     # -- writes -------------------------------------------------------------
     def add_collection(self, collection: dict[str, Any]) -> None:
@@ -325,12 +390,12 @@ class SqliteIndex:
 
     # -- reads --------------------------------------------------------------
     def collections(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute("SELECT doc FROM collections ORDER BY id").fetchall()
         return [json.loads(doc) for (doc,) in rows]
 
     def get_collection(self, collection_id: str) -> dict[str, Any]:
-        with self._lock:
+        with self._reading():
             row = self._conn.execute(
                 "SELECT doc FROM collections WHERE id = ?", (collection_id,)
             ).fetchone()
@@ -340,7 +405,7 @@ class SqliteIndex:
         return doc
 
     def get_item(self, collection: str, item_id: str) -> dict[str, Any]:
-        with self._lock:
+        with self._reading():
             row = self._conn.execute(
                 f"SELECT {ITEM_SQL} FROM items i WHERE i.collection = ? AND i.id = ?",
                 (collection, item_id),
@@ -357,7 +422,7 @@ class SqliteIndex:
             self.get_collection(collection)
             query += " WHERE collection = ?"
             args = (collection,)
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(query, args).fetchall()
         return queryables_document(dict(rows), collection)
 
@@ -499,7 +564,7 @@ class SqliteIndex:
 
     def search(self, request: SearchRequest) -> SearchPage:
         order = request.sort_fields()
-        with self._lock:
+        with self._reading():
             check_queryables(request, self._is_queryable)
             keys = [(self._sort_sql(f), f.direction) for f in order]
             token_keys = decode_token(request.token, len(keys)) if request.token else None
@@ -638,7 +703,7 @@ class SqliteIndex:
     ) -> list[dict[str, Any]]:
         from eokg.catalog.sqlite_aggregate import aggregate
 
-        with self._lock:
+        with self._reading():
             check_queryables(request, self._is_queryable)
             try:
                 where = conjunction(self._where(request).conditions())
@@ -652,7 +717,7 @@ class SqliteIndex:
             self._conn.execute("ANALYZE")
 
     def iter_items(self) -> Iterator[dict[str, Any]]:
-        with self._lock:
+        with self._reading(bounded=False):  # an export, not a request
             rows = self._conn.execute(f"SELECT {ITEM_SQL} FROM items i ORDER BY i.rowid").fetchall()
         for (doc,) in rows:
             yield json.loads(doc)

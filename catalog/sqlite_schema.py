@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS queryables (
 ITEM_SQL = "json_set(i.item, '$.properties', json(i.props))"
 
 
+#: What every further connection to an initialised file sets (the journal mode is
+#: the file's; the rest, LIKE's case sensitivity included, is per connection).
+READER_PRAGMAS = tuple(p for p in PRAGMAS if "journal_mode" not in p)
+
+
 def initialise(conn: sqlite3.Connection) -> None:
     for pragma in PRAGMAS:
         conn.execute(pragma)

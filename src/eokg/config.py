@@ -61,6 +61,9 @@ class CatalogSettings(BaseModel):
     backend: Literal["embedded", "elasticsearch"] = "embedded"
     # SQLite file of the embedded backend; None keeps it in memory.
     path: Path | None = None
+    # Longest a catalogue search may run in the embedded backend before it is
+    # interrupted (a 503); None: unbounded.
+    statement_timeout_s: float | None = Field(default=10.0, gt=0)
     es_url: str | None = None
     es_index_prefix: str = "eokg"
 
