@@ -13,9 +13,9 @@ search too big to run and a 5xx for anything else.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import queue
 import sqlite3
 import threading
 import time
@@ -149,6 +149,10 @@ def _spatial(op: str, item_wkb: bytes | None, query_wkb: bytes) -> int:
     return int(PREDICATES[op](_query_geometry(query_wkb), shapely.from_wkb(item_wkb)))
 
 
+#: Reader connections of a catalogue file (each with its own page cache).
+MAX_READERS = 8
+
+
 class SqliteIndex:
     """The ``MetadataIndex`` on one SQLite file (or in memory when ``path`` is None)."""
 
@@ -168,6 +172,7 @@ class SqliteIndex:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         try:
             self._main = self._connect()
             initialise(self._main)
@@ -195,36 +200,58 @@ class SqliteIndex:
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection: WAL lets readers of a file run side by side.
-
-        An in-memory catalogue exists in one connection only; it serialises on
-        ``_lock`` instead (``_reading``).
-        """
-        if self.path == ":memory:":
-            return self._main
+        """The connection of this thread's current read, else the writers' one."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._connect()
-                for pragma in READER_PRAGMAS:
-                    conn.execute(pragma)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the catalogue: {exc}", where=self.path) from exc
-            self._local.conn = conn
-            with self._readers_lock:
+        return self._main if conn is None else conn
+
+    def _reader(self) -> sqlite3.Connection:
+        """An idle reader connection; a new one while fewer than ``MAX_READERS`` exist."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._readers_lock:
+            if len(self._readers) < MAX_READERS:
+                try:
+                    conn = self._connect()
+                    for pragma in READER_PRAGMAS:
+                        conn.execute(pragma)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"cannot open the catalogue: {exc}", where=self.path) from exc
                 self._readers.append(conn)
-        return conn
+                return conn
+        try:
+            return self._idle.get(timeout=self.statement_timeout_s)
+        except queue.Empty:
+            raise LimitExceeded("the catalogue is busy; try again", where="catalogue") from None
 
     @contextmanager
     def _reading(self, *, bounded: bool = True) -> Iterator[None]:
-        """Bracket a read: its statement deadline, and the lock when in memory."""
-        guard = self._lock if self.path == ":memory:" else contextlib.nullcontext()
+        """Bracket a read: a connection of its own and its statement deadline.
+
+        WAL lets readers of a file run side by side, each on a pooled connection
+        (bounded, so request threads coming and going leak nothing); an in-memory
+        file has one connection, shared under ``_lock``.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield  # a read inside a read: same connection, same deadline
+            return
         timeout = self.statement_timeout_s if bounded else None
         self._local.deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            with guard:
-                yield
+            if self.path == ":memory:":
+                with self._lock:
+                    self._local.conn = self._main
+                    yield
+            else:
+                conn = self._reader()
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._idle.put(conn)
         finally:
+            self._local.conn = None
             self._local.deadline = None
 
     def _read_max_duration(self) -> float | None:

@@ -77,7 +77,12 @@ ITEM_SQL = "json_set(i.item, '$.properties', json(i.props))"
 
 #: What every further connection to an initialised file sets (the journal mode is
 #: the file's; the rest, LIKE's case sensitivity included, is per connection).
-READER_PRAGMAS = tuple(p for p in PRAGMAS if "journal_mode" not in p)
+#: Readers get a smaller page cache: there is one per request thread, and the file's
+#: pages are shared through mmap and the OS cache anyway.
+READER_PRAGMAS = (
+    *(p for p in PRAGMAS if "journal_mode" not in p and "cache_size" not in p),
+    "PRAGMA cache_size=-16384",
+)
 
 
 def initialise(conn: sqlite3.Connection) -> None:

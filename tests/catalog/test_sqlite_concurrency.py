@@ -35,23 +35,40 @@ def test_readers_do_not_wait_for_a_writer_holding_the_lock(on_file: SqliteIndex)
     assert found == [50]
 
 
-def test_each_thread_reads_on_its_own_connection(on_file: SqliteIndex) -> None:
-    connections: list[int] = []
+def test_a_search_runs_while_another_read_is_open(on_file: SqliteIndex) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def long_read() -> None:
+        with on_file._reading():
+            holding.set()
+            release.wait(30)
+
+    other = threading.Thread(target=long_read)
+    other.start()
+    assert holding.wait(10)
+    try:
+        assert on_file.search(SearchRequest(limit=300)).matched == 300
+    finally:
+        release.set()
+        other.join(10)
+
+
+def test_reader_connections_are_bounded_and_reused(on_file: SqliteIndex) -> None:
+    """Request threads come and go (anyio retires idle ones): connections must not."""
+    from eokg.catalog.sqlite_index import MAX_READERS
+
     pages: list[int] = []
-    barrier = threading.Barrier(4)
-
-    def read() -> None:
-        barrier.wait()
-        connections.append(id(on_file._conn))
-        pages.append(on_file.search(SearchRequest(limit=300)).matched)
-
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert len(set(connections)) == 4
-    assert pages == [300] * 4
+    for _ in range(5):
+        threads = [
+            threading.Thread(target=lambda: pages.append(on_file.search(SearchRequest()).matched))
+            for _ in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert pages == [300] * 60
+    assert 1 <= len(on_file._readers) <= MAX_READERS
 
 
 def test_reader_connections_keep_per_connection_settings(on_file: SqliteIndex) -> None:
