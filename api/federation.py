@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from eokg.api import openapi_docs as docs
 from eokg.api.sparql import (
     FORM,
     SPARQL_QUERY,
@@ -134,7 +135,12 @@ async def _answer(request: Request, query: str, params: dict[str, list[str]]) ->
     return render(result, accept, request.app.state.settings.api.max_results)
 
 
-@router.get("/federation/sparql", name="federation_sparql_get")
+@router.get(
+    "/federation/sparql",
+    name="federation_sparql_get",
+    openapi_extra=docs.FEDERATION_GET,
+    responses=docs.FEDERATION_RESPONSES,
+)
 async def federation_get(request: Request) -> Response:
     """A federated query by GET (``query`` parameter)."""
     params = query_params(request)
@@ -144,7 +150,12 @@ async def federation_get(request: Request) -> Response:
     return await _answer(request, query, params)
 
 
-@router.post("/federation/sparql", name="federation_sparql_post")
+@router.post(
+    "/federation/sparql",
+    name="federation_sparql_post",
+    openapi_extra=docs.FEDERATION_POST,
+    responses=docs.FEDERATION_RESPONSES,
+)
 async def federation_post(request: Request) -> Response:
     """A federated query by POST, as a form or a direct ``application/sparql-query`` body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

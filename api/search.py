@@ -20,6 +20,7 @@ title), ``recency`` (0.2 at most, halving every year).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 
+from eokg.api import openapi_docs as docs
 from eokg.errors import EokgError, QueryError
 from eokg.ontologies.namespaces import DCTERMS, EO, GEO, GEOF, RDFS, SKOS
 
@@ -93,9 +95,23 @@ def _parse_bbox(text: str | None) -> list[float] | None:
         raise QueryError("bbox needs comma-separated numbers", where="bbox") from exc
     if len(values) not in (4, 6):
         raise QueryError("bbox needs 4 or 6 numbers", where="bbox")
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    return values
+    return _four(values)
+
+
+def _four(values: list[float]) -> list[float]:
+    """A 3D bbox (with heights) as its 2D footprint."""
+    return [values[0], values[1], values[3], values[4]] if len(values) == 6 else values
+
+
+def _check_bbox(bbox: list[float]) -> None:
+    """WGS 84 degrees, finite, south below north (a box may cross the antimeridian)."""
+    west, south, east, north = bbox
+    if not all(math.isfinite(v) for v in bbox):
+        raise QueryError("bbox values must be finite numbers", where="bbox")
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise QueryError("bbox longitudes must lie in [-180, 180]", where="bbox")
+    if not (-90 <= south <= north <= 90):
+        raise QueryError("bbox latitudes must lie in [-90, 90], south <= north", where="bbox")
 
 
 def _check(query: SemanticQuery) -> SemanticQuery:
@@ -103,6 +119,8 @@ def _check(query: SemanticQuery) -> SemanticQuery:
         raise QueryError("give free text 'q' and/or a 'concept' IRI", where="q")
     if not 1 <= query.limit <= MAX_LIMIT:
         raise QueryError(f"limit must be between 1 and {MAX_LIMIT}", where="limit")
+    if query.bbox is not None:
+        _check_bbox(query.bbox)
     if query.datetime:
         from eokg.catalog.timeutil import parse_interval
 
@@ -404,7 +422,12 @@ async def _search(request: Request, query: SemanticQuery) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(semantic_search, request.app.state, query)
 
 
-@router.get("/search/semantic", name="semantic_search_get")
+@router.get(
+    "/search/semantic",
+    name="semantic_search_get",
+    openapi_extra=docs.SEMANTIC_GET,
+    responses=docs.SEMANTIC_RESPONSES,
+)
 async def search_get(request: Request) -> Any:
     """Semantic search by GET: ``q``, ``concept`` (repeatable), ``bbox``, ``datetime``."""
     params = request.query_params
@@ -422,11 +445,19 @@ async def search_get(request: Request) -> Any:
     return await _search(request, query)
 
 
-@router.post("/search/semantic", name="semantic_search_post")
+@router.post(
+    "/search/semantic",
+    name="semantic_search_post",
+    openapi_extra=docs.SEMANTIC_POST,
+    responses=docs.SEMANTIC_RESPONSES,
+)
 async def search_post(request: Request) -> Any:
     """Semantic search by POST: a JSON body with the same fields (and ``intersects``)."""
+    from eokg.api.sparql import read_body
+
+    raw = await read_body(request, where="/search/semantic")  # streamed; 413 past the limit
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except ValueError as exc:
         raise QueryError("the body must be JSON", where="body") from exc
     if not isinstance(body, dict):
@@ -441,7 +472,7 @@ async def search_post(request: Request) -> Any:
         query = SemanticQuery(
             q=body.get("q") or None,
             concepts=[str(c) for c in concepts],
-            bbox=[float(v) for v in bbox] if bbox else None,
+            bbox=_four([float(v) for v in bbox]) if bbox else None,
             intersects=body.get("intersects"),
             datetime=body.get("datetime"),
             limit=int(body.get("limit", 20)),

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from eokg.api import openapi_docs as docs
 from eokg.errors import (
     EokgError,
     NotAcceptable,
@@ -349,14 +350,14 @@ async def _run_query(request: Request, sparql: str, options: QueryOptions, accep
 # ------------------------------------------------------------------ requests
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, *, where: str = "/sparql") -> bytes:
     """The body, refused with 413 as soon as it passes ``api.max_request_bytes``."""
     limit = request.app.state.settings.api.max_request_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise RequestTooLarge(
             f"the request body has {declared} bytes; the limit is {limit}",
-            where="/sparql",
+            where=where,
             max_request_bytes=limit,
         )
     body = bytearray()
@@ -365,7 +366,7 @@ async def read_body(request: Request) -> bytes:
         if len(body) > limit:
             raise RequestTooLarge(
                 f"the request body is over the limit of {limit} bytes",
-                where="/sparql",
+                where=where,
                 max_request_bytes=limit,
             )
     return bytes(body)
@@ -423,7 +424,8 @@ async def _explain(request: Request, sparql: str, options: QueryOptions) -> Resp
         )
     except TimeoutError:
         raise QueryTimeout(
-            f"the query did not finish within {timeout_s:g} s", where="explain",
+            f"the query did not finish within {timeout_s:g} s",
+            where="explain",
             timeout_s=timeout_s,
         ) from None
     return JSONResponse(report)
@@ -472,7 +474,9 @@ def query_params(request: Request) -> dict[str, list[str]]:
     return params
 
 
-@router.get("/sparql", name="sparql_get")
+@router.get(
+    "/sparql", name="sparql_get", openapi_extra=docs.SPARQL_GET, responses=docs.SPARQL_RESPONSES
+)
 async def sparql_get(request: Request) -> Any:
     """SPARQL query by GET; without ``query``, the query page or the service description."""
     params = query_params(request)
@@ -495,7 +499,12 @@ def _entailment(request: Request) -> bool:
     return bool(request.app.state.settings.store.entailment)
 
 
-@router.post("/sparql", name="sparql_post")
+@router.post(
+    "/sparql",
+    name="sparql_post",
+    openapi_extra=docs.SPARQL_POST,
+    responses=docs.SPARQL_POST_RESPONSES,
+)
 async def sparql_post(request: Request) -> Any:
     """SPARQL query or update by POST, as a form or a direct body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -517,9 +526,7 @@ async def sparql_post(request: Request) -> Any:
             return await _explain(request, query, options)
         return await _run_query(request, query, options, accept_of(request, params))
     if content_type == SPARQL_QUERY:
-        options = _options(
-            url_params, "default-graph-uri", "named-graph-uri", _entailment(request)
-        )
+        options = _options(url_params, "default-graph-uri", "named-graph-uri", _entailment(request))
         query = decode_text(body, "query")
         check_limits(query)
         if _wants_explain(url_params):
@@ -597,7 +604,7 @@ def _query_page() -> str:
     return (files("eokg.api") / "static" / "query.html").read_text(encoding="utf-8")
 
 
-@router.get("/void", name="void")
+@router.get("/void", name="void", responses=docs.VOID_RESPONSES)
 async def void(request: Request) -> Response:
     """VoID statistics and the service description (the federation engine reads this)."""
     chosen = negotiate(request.headers.get("accept", ""), RDF_MEDIA_TYPES)

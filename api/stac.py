@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from eokg.api import openapi_docs as docs
 from eokg.api import stac_params
 from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import MetadataIndex, SearchPage, SearchRequest
@@ -182,7 +183,7 @@ def _feature_collection(
 
 
 # -- routes ---------------------------------------------------------------------
-@router.get("", summary="STAC landing page")
+@router.get("", summary="STAC landing page", responses=docs.JSON_RESPONSES)
 def landing(request: Request) -> JSONResponse:
     base = _base(request)
     root = base[: -len(PREFIX)]
@@ -222,12 +223,17 @@ def landing(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=docs.JSON_RESPONSES)
 def conformance() -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections", summary="All collections")
+@router.get(
+    "/collections",
+    summary="All collections",
+    openapi_extra=docs.STAC_COLLECTIONS_GET,
+    responses=docs.JSON_RESPONSES,
+)
 def collections(request: Request) -> dict[str, Any]:
     base = _base(request)
     found = [_collection_links(base, c) for c in _index(request).collections()]
@@ -243,12 +249,19 @@ def collections(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get(
+    "/collections/{collection_id}", summary="One collection", responses=docs.FOUND_RESPONSES
+)
 def collection(request: Request, collection_id: str) -> dict[str, Any]:
     return _collection_links(_base(request), _index(request).get_collection(collection_id))
 
 
-@router.get("/collections/{collection_id}/items", summary="Items of a collection")
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Items of a collection",
+    openapi_extra=docs.STAC_ITEMS_GET,
+    responses=docs.ITEMS_RESPONSES,
+)
 def collection_items(request: Request, collection_id: str) -> JSONResponse:
     index = _index(request)
     index.get_collection(collection_id)
@@ -262,13 +275,22 @@ def collection_items(request: Request, collection_id: str) -> JSONResponse:
     return _feature_collection(request, page, search, self_url, post=False, omit=("collections",))
 
 
-@router.get("/collections/{collection_id}/items/{item_id}", summary="One item")
+@router.get(
+    "/collections/{collection_id}/items/{item_id}",
+    summary="One item",
+    responses=docs.ITEM_RESPONSES,
+)
 def item(request: Request, collection_id: str, item_id: str) -> JSONResponse:
     found = _index(request).get_item(collection_id, item_id)
     return _geojson(_item_links(_base(request), found))
 
 
-@router.get("/search", summary="Item search (GET)")
+@router.get(
+    "/search",
+    summary="Item search (GET)",
+    openapi_extra=docs.STAC_SEARCH_GET,
+    responses=docs.FEATURES_RESPONSES,
+)
 def search_get(request: Request) -> JSONResponse:
     search = stac_params.from_query(request.query_params)
     page = _index(request).search(search)
@@ -278,7 +300,12 @@ def search_get(request: Request) -> JSONResponse:
     return _feature_collection(request, page, search, self_url, post=False)
 
 
-@router.post("/search", summary="Item search (POST)")
+@router.post(
+    "/search",
+    summary="Item search (POST)",
+    openapi_extra=docs.STAC_SEARCH_POST,
+    responses=docs.SEARCH_POST_RESPONSES,
+)
 async def search_post(request: Request) -> JSONResponse:
     search = stac_params.from_body(await _json_body(request))
     from starlette.concurrency import run_in_threadpool
@@ -287,14 +314,22 @@ async def search_post(request: Request) -> JSONResponse:
     return _feature_collection(request, page, search, f"{_base(request)}/search", post=True)
 
 
-@router.get("/queryables", summary="Queryables of all collections")
+@router.get(
+    "/queryables",
+    summary="Queryables of all collections",
+    responses=docs.QUERYABLES_RESPONSES,
+)
 def queryables(request: Request) -> JSONResponse:
     doc = _index(request).queryables()
     doc["$id"] = f"{_base(request)}/queryables"
     return JSONResponse(doc, media_type="application/schema+json")
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Queryables of one collection")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Queryables of one collection",
+    responses=docs.COLLECTION_QUERYABLES_RESPONSES,
+)
 def collection_queryables(request: Request, collection_id: str) -> JSONResponse:
     doc = _index(request).queryables(collection_id)
     doc["$id"] = f"{_base(request)}/collections/{_segment(collection_id)}/queryables"
@@ -315,7 +350,12 @@ def _aggregate(
 DEFAULT_AGGREGATIONS = "total_count,collection_frequency,datetime_frequency,concept_frequency"
 
 
-@router.get("/aggregate", summary="Aggregations over an item search (GET)")
+@router.get(
+    "/aggregate",
+    summary="Aggregations over an item search (GET)",
+    openapi_extra=docs.STAC_AGGREGATE_GET,
+    responses=docs.JSON_RESPONSES,
+)
 def aggregate_get(request: Request) -> dict[str, Any]:
     params = request.query_params
     names = stac_params._csv(params.get("aggregations", DEFAULT_AGGREGATIONS))
@@ -323,7 +363,12 @@ def aggregate_get(request: Request) -> dict[str, Any]:
     return _aggregate(request, stac_params.from_query(params), names, interval)
 
 
-@router.post("/aggregate", summary="Aggregations over an item search (POST)")
+@router.post(
+    "/aggregate",
+    summary="Aggregations over an item search (POST)",
+    openapi_extra=docs.STAC_AGGREGATE_POST,
+    responses=docs.SEARCH_POST_RESPONSES_JSON,
+)
 async def aggregate_post(request: Request) -> dict[str, Any]:
     body = await _json_body(request)
     search = stac_params.from_body(body)
@@ -336,7 +381,7 @@ async def aggregate_post(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(_aggregate, request, search, names, interval)
 
 
-@router.get("/aggregations", summary="Available aggregations")
+@router.get("/aggregations", summary="Available aggregations", responses=docs.JSON_RESPONSES)
 def aggregations(request: Request) -> dict[str, Any]:
     from eokg.catalog.index import AGGREGATIONS
 

@@ -452,11 +452,10 @@ class GeoStore:
         return [[solution[v] for v in variables] for solution in result]
 
     def _run(self, text: str, options: QueryOptions, has_dataset: bool = False) -> Any:
-        import pyoxigraph
 
         kwargs: dict[str, Any] = {}
         if options.default_graph_uris:
-            kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in options.default_graph_uris]
+            kwargs["default_graph"] = _graph_nodes(options.default_graph_uris, "default-graph-uri")
         elif not has_dataset:
             # Each dataset lives in its own named graph; a query that names no
             # graph sees them all, as users of a knowledge graph expect
@@ -464,7 +463,7 @@ class GeoStore:
             # in the query replace that, as SPARQL 1.1 says.
             kwargs["use_default_graph_as_union"] = True
         if options.named_graph_uris:
-            kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in options.named_graph_uris]
+            kwargs["named_graphs"] = _graph_nodes(options.named_graph_uris, "named-graph-uri")
         try:
             return self._store.query(
                 text,
@@ -639,6 +638,16 @@ def _regraph(quads: Iterator[Any], to_graph: Any) -> Iterator[Any]:
             yield pyoxigraph.Quad(quad.subject, quad.predicate, quad.object, to_graph)
         else:
             yield quad
+
+
+def _graph_nodes(uris: Iterable[str], where: str) -> list[Any]:
+    """Graph IRIs of a request's dataset; a malformed one is the client's error."""
+    import pyoxigraph
+
+    try:
+        return [pyoxigraph.NamedNode(uri) for uri in uris]
+    except ValueError as exc:
+        raise QueryError(f"not an IRI: {exc}", where=where) from None
 
 
 def _open(path: Path, gz: bool) -> Any:

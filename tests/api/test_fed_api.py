@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,30 @@ def test_semantic_search_free_text_and_bbox(testbed: Any, settings: Any) -> None
             assert hit["why"][0]["requested_as"] == "text"
     assert client.get("/search/semantic").status_code == 400
     assert client.get("/search/semantic", params={"q": "x", "bbox": "1,2"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    ["nan,1,2,3", "1,2,inf,3", "-200,10,10,20", "10,80,20,95", "10,50,20,40"],
+)
+def test_semantic_search_refuses_bad_boxes(testbed: Any, settings: Any, bbox: str) -> None:
+    client = make_client(testbed, settings)
+    got = client.get("/search/semantic", params={"q": "nilas", "bbox": bbox})
+    assert got.status_code == 400, got.text
+    assert got.headers["content-type"].startswith("application/problem+json")
+    assert got.json()["instance"] == "bbox"
+    values = [float(v) for v in bbox.split(",")]
+    posted = client.post("/search/semantic", content=json.dumps({"q": "x", "bbox": values}))
+    assert posted.status_code == 400, posted.text
+
+
+def test_semantic_search_post_body_is_limited(testbed: Any, settings: Any) -> None:
+    small = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"max_request_bytes": 1000})}, deep=True
+    )
+    client = make_client(testbed, small)
+    got = client.post("/search/semantic", json={"q": "x" * 5000})
+    assert got.status_code == 413, got.text
+    assert got.json()["instance"] == "/search/semantic"
+    three_d = client.post("/search/semantic", json={"q": "nilas", "bbox": [11, 76, 0, 13, 78, 9]})
+    assert three_d.status_code == 200, three_d.text
