@@ -49,16 +49,21 @@ RDF_MEDIA_TYPES: tuple[str, ...] = (
 )
 #: Short names for ``--format`` and ``?format=``.
 FORMAT_NAMES: dict[str, str] = {
-    "json": "application/sparql-results+json",
-    "xml": "application/sparql-results+xml",
+    # A client's ``format=json`` or ``xml`` does not know whether the query is a
+    # SELECT or a CONSTRUCT (SPARQLWrapper sends it for both): offer either form.
+    "json": "application/sparql-results+json, application/ld+json;q=0.9",
+    "xml": "application/sparql-results+xml, application/rdf+xml;q=0.9",
     "csv": "text/csv",
     "tsv": "text/tab-separated-values",
     "turtle": "text/turtle",
     "ttl": "text/turtle",
+    "n3": "text/turtle",  # Turtle is N3's RDF subset: what N3 clients read
     "ntriples": "application/n-triples",
     "nt": "application/n-triples",
     "jsonld": "application/ld+json",
+    "json-ld": "application/ld+json",
     "rdfxml": "application/rdf+xml",
+    "rdf": "application/rdf+xml",
 }
 
 
