@@ -600,6 +600,5 @@ def custom_aggregates() -> dict[Any, Callable[[], Any]]:
         return lambda: _GeometryAggregate(finish)
 
     return {
-        pyoxigraph.NamedNode(GEOF + name): factory(finish)
-        for name, finish in _aggregates().items()
+        pyoxigraph.NamedNode(GEOF + name): factory(finish) for name, finish in _aggregates().items()
     }

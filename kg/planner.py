@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,6 +55,7 @@ from eokg.kg.query_patterns import (
     number,
     plain_iri,
     raw_vars,
+    sequence_steps,
     term_iri,
     triple_text,
     vars_of,
@@ -234,8 +235,7 @@ class Planner:
                 continue
             flat = flatten(part["triples"])
             texts: list[str] = []
-            for i in range(0, len(flat) - 2, 3):
-                s, p, o = flat[i], flat[i + 1], flat[i + 2]
+            for s, p, o in self._split_paths(flat, writer):
                 handled = self._special_triple(s, p, o, writer, plan, expansions)
                 if handled is not None:
                     triples.append(handled)
@@ -261,6 +261,31 @@ class Planner:
             return changed
         triples += self._nested_triples(parts, writer)
         return self._plan_spatial(group, parts, triples, [], writer, plan) or changed
+
+    def _split_paths(self, flat: list[Any], writer: Writer) -> Iterator[tuple[Any, Any, Any]]:
+        """The block's triples, entailment-relevant step sequences split at fresh variables.
+
+        ``?f geo:hasGeometry/geo:asWKT ?w`` becomes two triples, so each step gets
+        the subproperty entailment an explicit triple gets (``hasDefaultGeometry``
+        and declared subproperties) and the literal variable stays visible to the
+        index. Fresh variables are hidden from ``SELECT *`` by the planner's
+        projection; a step sequence is a join on an unprojected variable in SPARQL
+        too, so the answers are the same.
+        """
+        from rdflib import URIRef, Variable
+
+        for i in range(0, len(flat) - 2, 3):
+            s, p, o = flat[i], flat[i + 1], flat[i + 2]
+            steps = sequence_steps(writer, p) if self.entailment else None
+            if steps is None or not any(needs_entailment(writer, URIRef(x), None) for x in steps):
+                yield s, p, o
+                continue
+            subject = s
+            for n, step in enumerate(steps):
+                last = n == len(steps) - 1
+                target = o if last else Variable(f"eokg_s{next(self._fresh)}")
+                yield subject, URIRef(step), target
+                subject = target
 
     def _nested_triples(self, parts: list[Any], writer: Writer) -> list[_Triple]:
         """Plain triples of GRAPH groups and single nested groups: they bind in every solution.

@@ -70,9 +70,9 @@ def read_query(args: argparse.Namespace) -> str:
 def write_result(result: Any, fmt: str | None, output: BinaryIO) -> int:
     """Write a query result; returns the number of rows, triples or 1 for ASK."""
     from eokg.kg.results import (
-        FORMAT_NAMES,
         RDF_MEDIA_TYPES,
         RESULTS_MEDIA_TYPES,
+        media_type_for,
         result_kind,
         variable_names,
         write_boolean,
@@ -83,8 +83,8 @@ def write_result(result: Any, fmt: str | None, output: BinaryIO) -> int:
 
     kind = result_kind(result)
     offered = RDF_MEDIA_TYPES if kind == "triples" else RESULTS_MEDIA_TYPES
-    media_type = FORMAT_NAMES[fmt] if fmt else offered[0]
-    if media_type not in offered:
+    media_type = media_type_for(fmt, offered)
+    if media_type is None:
         form = "CONSTRUCT/DESCRIBE" if kind == "triples" else "SELECT/ASK"
         raise QueryError(f"{form} results cannot be written as {fmt}", where="--format")
     if kind == "boolean":

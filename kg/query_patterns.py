@@ -124,6 +124,23 @@ def plain_iri(writer: Writer, path: Any) -> str | None:
             return None
 
 
+def sequence_steps(writer: Writer, path: Any) -> list[str] | None:
+    """The IRIs of a path that is a sequence of two or more plain forward steps.
+
+    ``geo:hasGeometry/geo:asWKT`` is the usual way to reach a literal; split into
+    triples it gets the same entailment and index planning as explicit triples.
+    """
+    node = path
+    if getattr(node, "name", None) == "PathAlternative":
+        if len(node["part"]) != 1:
+            return None
+        node = node["part"][0]
+    if getattr(node, "name", None) != "PathSequence" or len(node["part"]) < 2:
+        return None
+    steps = [plain_iri(writer, step) for step in node["part"]]
+    return None if any(step is None for step in steps) else steps  # type: ignore[return-value]
+
+
 def term_iri(writer: Writer, node: Any) -> str | None:
     from rdflib import URIRef
 

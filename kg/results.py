@@ -67,6 +67,21 @@ FORMAT_NAMES: dict[str, str] = {
 }
 
 
+def media_type_for(fmt: str | None, offered: tuple[str, ...]) -> str | None:
+    """The media type a ``--format``/``format=`` name means for this result form.
+
+    None when the name means nothing that ``offered`` has (e.g. csv for CONSTRUCT).
+    """
+    if not fmt:
+        return offered[0]
+    accept = FORMAT_NAMES.get(fmt.lower(), fmt)
+    for option in accept.split(","):
+        media_type = option.split(";")[0].strip()
+        if media_type in offered:
+            return media_type
+    return None
+
+
 def result_kind(result: Any) -> ResultKind:
     """Tell the three query forms apart without caring which source made the result."""
     import pyoxigraph

@@ -68,9 +68,9 @@ def federation_settings(args: argparse.Namespace, settings: Any) -> Any:
 
 def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
     from eokg.kg.results import (
-        FORMAT_NAMES,
         RDF_MEDIA_TYPES,
         RESULTS_MEDIA_TYPES,
+        media_type_for,
         write_boolean,
         write_solutions,
         write_triples,
@@ -78,8 +78,8 @@ def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
     from eokg.ontologies.namespaces import PREFIXES
 
     offered = RDF_MEDIA_TYPES if result.kind == "triples" else RESULTS_MEDIA_TYPES
-    media_type = FORMAT_NAMES[fmt] if fmt else offered[0]
-    if media_type not in offered:
+    media_type = media_type_for(fmt, offered)
+    if media_type is None:
         raise QueryError(f"these results cannot be written as {fmt}", where="--format")
     if result.kind == "boolean":
         output.write(write_boolean(bool(result.boolean), media_type) + b"\n")

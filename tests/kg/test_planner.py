@@ -256,8 +256,10 @@ def test_explain_shows_steps(store: GeoStore) -> None:
         + f'SELECT ?f WHERE {{ ?f geo:hasGeometry/geo:asWKT ?w FILTER(geof:sfIntersects(?w, "{BOX}"^^geo:wktLiteral)) }}'
     )
     assert report["rewritten"] and report["rows"] > 0
-    (step,) = report["steps"]
-    assert step["kind"] == "selection" and step["used_index"] and step["candidates"]["w"] > 0
+    kinds = [step["kind"] for step in report["steps"]]
+    assert kinds == ["entailment", "selection"]  # hasGeometry's subproperties, then the index
+    step = report["steps"][1]
+    assert step["used_index"] and step["candidates"]["w"] > 0
     assert set(report["seconds"]) == {"plan", "evaluate", "total"}
 
 
@@ -292,3 +294,55 @@ def test_queries_from_files_are_planned_once(store: GeoStore, tmp_path: Path) ->
     assert plan.parsed and plan.rewritten
     # the planned text is plain SPARQL that needs no further planning
     assert "VALUES ?w" in plan.text
+
+
+# --- entailment through step sequences -----------------------------------------------------
+
+SUB_DATA = f"""
+<http://x/myGeom> <http://www.w3.org/2000/01/rdf-schema#subPropertyOf> <{GEO}hasGeometry> .
+<http://x/f1> <{GEO}hasDefaultGeometry> <http://x/g1> .
+<http://x/f1> <{GEO}hasGeometry> <http://x/g1> .
+<http://x/g1> <{GEO}asWKT> "POINT(1 1)"^^<{GEO}wktLiteral> .
+<http://x/f2> <http://x/myGeom> <http://x/g2> .
+<http://x/g2> <{GEO}asGeoJSON> "{{\\"type\\": \\"Point\\", \\"coordinates\\": [2, 2]}}"^^<{GEO}geoJSONLiteral> .
+<http://x/f3> <{GEO}hasGeometry> <http://x/g3> .
+<http://x/g3> <{GEO}asWKT> "POINT(30 30)"^^<{GEO}wktLiteral> .
+"""
+
+
+@pytest.fixture(scope="module")
+def sub_store(tmp_path_factory: pytest.TempPathFactory) -> GeoStore:
+    data = tmp_path_factory.mktemp("sub") / "data.nt"
+    data.write_text(SUB_DATA, encoding="utf-8")
+    store = GeoStore()
+    store.load([data])
+    return store
+
+
+def _features(store: GeoStore, query: str, **options: object) -> list[str]:
+    return sorted(str(r["f"]) for r in store.query(query, QueryOptions(**options)))  # type: ignore[arg-type]
+
+
+def test_path_steps_get_subproperty_entailment(sub_store: GeoStore) -> None:
+    query = f"SELECT ?f WHERE {{ ?f <{GEO}hasGeometry>/<{GEO}hasSerialization> ?w }}"
+    assert _features(sub_store, query) == ["<http://x/f1>", "<http://x/f2>", "<http://x/f3>"]
+    assert _features(sub_store, query, entailment=False) == []  # hasSerialization: never asserted
+
+
+def test_path_entailment_keeps_set_semantics_and_projection(sub_store: GeoStore) -> None:
+    """f1 reaches g1 by two subproperties of hasGeometry: one entailed triple, one row."""
+    result = sub_store.query(
+        f"SELECT * WHERE {{ <http://x/f1> <{GEO}hasGeometry>/<{GEO}asWKT> ?w }}"
+    )
+    assert [v.value for v in result.variables] == ["w"]  # no fresh variable leaks
+    assert len(list(result)) == 1
+
+
+def test_path_form_selection_uses_the_index_with_entailment(sub_store: GeoStore) -> None:
+    query = (
+        f"SELECT ?f WHERE {{ ?f <{GEO}hasGeometry>/<{GEO}hasSerialization> ?w "
+        "FILTER(<http://www.opengis.net/def/function/geosparql/sfIntersects>(?w, "
+        f'"POLYGON((0 0, 5 0, 5 5, 0 5, 0 0))"^^<{GEO}wktLiteral>)) }}'
+    )
+    assert _features(sub_store, query) == ["<http://x/f1>", "<http://x/f2>"]
+    assert _features(sub_store, query, use_index=False) == ["<http://x/f1>", "<http://x/f2>"]
