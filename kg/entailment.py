@@ -68,6 +68,22 @@ class GeoVocabulary:
         """``prop`` and every property below it, built in or declared in the store."""
         return self._closure(prop, SUBPROPERTIES, "subPropertyOf")
 
+    def in_use(self, props: list[str]) -> list[str]:
+        """Those of ``props`` that some triple of the store uses (one cheap ASK each).
+
+        Widening a pattern to its subproperties costs a DISTINCT subquery over every
+        matching triple; when the store uses only the property itself (the usual
+        case: plain ``geo:hasGeometry``), the plain triple already is the answer.
+        """
+        out = []
+        for prop in props:
+            key = f"in-use {prop}"
+            if key not in self._cache:
+                rows = self._fetch(f"SELECT ?s WHERE {{ ?s <{prop}> ?o }} LIMIT 1")
+                self._cache[key] = [prop] if rows else []
+            out += self._cache[key]
+        return out
+
     def _closure(self, top: str, built_in: dict[str, tuple[str, ...]], relation: str) -> list[str]:
         key = f"{relation} {top}"
         if key not in self._cache:

@@ -359,6 +359,8 @@ class Planner:
             if not variables:
                 return None
             props = self.vocab.subproperties(iri)
+            if set(self.vocab.in_use(props)) <= {iri}:
+                return None  # no subproperty is used: the plain triple is complete
             fresh = f"?eokg_p{next(self._fresh)}"
             values = " ".join(f"<{x}>" for x in props)
             body = f"{writer.term(s)} {fresh} {writer.term(o)} . VALUES {fresh} {{ {values} }}"

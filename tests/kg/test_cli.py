@@ -195,5 +195,5 @@ def test_query_explain_prints_the_plan(loaded: Path, capsys: pytest.CaptureFixtu
     capsys.readouterr()
     assert main(["query", "--store", str(loaded), "--explain", spatial]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [s["kind"] for s in report["steps"]] == ["entailment", "selection"]
+    assert [s["kind"] for s in report["steps"]] == ["selection"]
     assert "seconds" in report
