@@ -345,3 +345,21 @@ def test_path_form_selection_uses_the_index_with_entailment(sub_store: GeoStore)
     )
     assert _features(sub_store, query) == ["<http://x/f1>", "<http://x/f2>"]
     assert _features(sub_store, query, use_index=False) == ["<http://x/f1>", "<http://x/f2>"]
+
+
+def test_large_candidate_sets_are_injected_in_chunks(
+    store: GeoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Oxigraph turns quadratic on VALUES blocks past ~1,000 rows: a UNION of chunks."""
+    import eokg.kg.planner as planner
+
+    query = (
+        PREFIXES
+        + f'SELECT ?f WHERE {{ ?f geo:hasGeometry/geo:asWKT ?w FILTER(geof:sfIntersects(?w, "{BOX}"^^geo:wktLiteral)) }}'
+    )
+    whole = rows(store, query)
+    monkeypatch.setattr(planner, "VALUES_CHUNK", 3)
+    chunked = rows(store, query)
+    assert store.last_plan is not None and store.last_plan.text.count("VALUES") > 1
+    assert " UNION " in store.last_plan.text
+    assert chunked == whole and whole
