@@ -2,7 +2,9 @@
 
 All files or none: the store checks every file parses before writing any, so a
 syntax error on line 10,000,000 of the last file leaves the store as it was and
-the message names that file and line.
+the message names that file and line; then it writes all files in one commit,
+so a load killed while writing leaves nothing either.  ``--base-iri IRI``
+resolves relative IRIs (Turtle, RDF/XML, JSON-LD).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--format",
         metavar="FORMAT",
         help="RDF format of every file, e.g. turtle, nt, trig (default: from the extension)",
+    )
+    parser.add_argument(
+        "--base-iri",
+        metavar="IRI",
+        help="base IRI against which relative IRIs in the files resolve (default: none, "
+        "a relative IRI is an error)",
     )
     add_store_argument(parser)
 
@@ -58,7 +66,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = store_settings(settings, args.store)
     source = open_source(store)
     try:
-        report = source.load(args.files, graph=args.graph, format=args.format)
+        report = source.load(
+            args.files, graph=args.graph, format=args.format, base_iri=args.base_iri
+        )
     finally:
         close_source(source)
     graphs = ", ".join(report.graphs) if report.graphs else "(default graph)"

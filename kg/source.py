@@ -58,9 +58,16 @@ class SparqlSource(Protocol):
         """Apply a SPARQL UPDATE atomically (all or nothing)."""
 
     def load(
-        self, paths: Iterable[Path], *, graph: str | None = None, format: str | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        graph: str | None = None,
+        format: str | None = None,
+        base_iri: str | None = None,
     ) -> LoadReport:
-        """Load RDF files atomically: a parse error leaves the store unchanged."""
+        """Load RDF files atomically: a parse error leaves the store unchanged.
+
+        ``base_iri`` resolves relative IRIs; without one they are a parse error."""
 
     def graphs(self) -> list[str]:
         """Named graphs held, for the service description."""

@@ -4,8 +4,10 @@
 pyoxigraph ``Store`` does not give:
 
 * **atomic, streaming loads**: every file is first parsed end to end (streamed,
-  nothing kept), and only when all parse is anything written, with
-  ``bulk_load`` (the fast path).  A syntax error on line N of file F raises
+  nothing kept), and only when all parse is anything written, all files in
+  *one* bulk-load call, which commits once, at its end (a process killed
+  before leaves the store as it was; the temporary files it leaves are removed
+  when the store is next opened).  A syntax error on line N of file F raises
   ``RDFParseError`` naming F and N, and the store is untouched;
 * **limits**: a query with a timeout or result cap is evaluated in a worker
   thread (Oxigraph releases the GIL while it iterates) and materialised up to
@@ -22,7 +24,9 @@ a result in the thread that called ``query``.
 from __future__ import annotations
 
 import gzip
+import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -92,6 +96,10 @@ _QUAD_FORMATS = {"N_QUADS", "TRIG"}
 _FEW_LITERALS = 256
 # Geometry literals a load keeps for the index before falling back to a rescan.
 _MAX_PENDING_GEOMETRIES = 2_000_000
+# What Oxigraph's bulk loader names its SST files, in the store folder, until it ingests them.
+_BULK_LEFTOVERS = "bulk-*.sst"
+
+log = logging.getLogger(__name__)
 
 
 def _format_of(path: Path, name: str | None) -> tuple[str, bool]:
@@ -124,6 +132,10 @@ class GeoStore:
             self._store = pyoxigraph.Store(str(self.path) if self.path else None)
         except OSError as exc:
             raise StoreError(f"cannot open the store: {exc}", where=str(path)) from exc
+        # (files, bytes) of bulk-load temporaries an interrupted load left, now deleted
+        self.leftovers_removed = (0, 0)
+        if self.path is not None:  # the folder's RocksDB LOCK is ours: no writer runs
+            self.leftovers_removed = _remove_bulk_leftovers(self.path)
         self._index = SpatialIndex(
             index_path(self.path) if self.path is not None else None, fresh=created
         )
@@ -158,15 +170,29 @@ class GeoStore:
     # --- loading ----------------------------------------------------------------------
 
     def load(
-        self, paths: Iterable[Path], *, graph: str | None = None, format: str | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        graph: str | None = None,
+        format: str | None = None,
+        base_iri: str | None = None,
     ) -> LoadReport:
-        """Load RDF files atomically: all of them, or (on any parse error) none."""
+        """Load RDF files atomically: all of them, or (on a parse error, or a kill) none.
+
+        Pass 1 parses every file (streamed, nothing kept).  Pass 2 writes them all
+        with one bulk-load call: Oxigraph's bulk loader stages SST files and
+        ingests them into RocksDB in a single step at the end of the call, which
+        is the commit, so a process killed during pass 2 leaves the store as it
+        was.  ``base_iri`` resolves relative IRIs (Turtle, RDF/XML, JSON-LD...);
+        without it a relative IRI is an ``RDFParseError`` naming file and line.
+        """
         import pyoxigraph
 
         started = time.perf_counter()
         files = [Path(p) for p in paths]
         plans = [(path, *_format_of(path, format)) for path in files]
         to_graph = pyoxigraph.NamedNode(graph) if graph else None
+        _check_base_iri(base_iri)
         entries: list[tuple[Any, str]] = []
         overflow = False  # too many to hold: the index rescans the store instead
         geometries = 0
@@ -174,12 +200,15 @@ class GeoStore:
         graphs: set[str] = set()
         # Pass 1: parse everything, write nothing.
         for path, fmt, gz in plans:
-            for quad in self._parse(path, fmt, gz):
+            for quad in self._parse(path, fmt, gz, base_iri):
                 triples += 1
                 if quad.predicate in self._geometry_predicates and isinstance(
                     quad.object, pyoxigraph.Literal
                 ):  # the index keeps the geometry datatypes among them
                     geometries += 1
+                    if isinstance(quad.graph_name, pyoxigraph.BlankNode):
+                        overflow = True  # renamed when written: its key is known only then
+                        entries.clear()
                     if not overflow:
                         entries.append((quad.object, _graph_key(quad.graph_name, graph)))
                         if len(entries) > _MAX_PENDING_GEOMETRIES:
@@ -191,21 +220,21 @@ class GeoStore:
                     graphs.add(quad.graph_name.value)
         if graph:
             graphs.add(graph)
-        # Pass 2: the files are known good; write them at bulk speed, then commit the
-        # index changes (staged meanwhile when Oxigraph reads the files itself).
+        # Pass 2: the files are known good; write them in one bulk call, then commit the
+        # index changes (staged meanwhile when Oxigraph reads the file itself).
         with self._write_lock, self._writing() as index:
             if overflow:
-                self._write_files(plans, to_graph)
+                self._write_files(plans, to_graph, base_iri)
                 index.resync(self._geometry_entries())
-            elif not any(gz or (fmt in _QUAD_FORMATS and to_graph) for _, fmt, gz in plans):
-                # Oxigraph reads plain files without the GIL: build the index changes here
+            elif len(plans) == 1 and not plans[0][2] and _read_by_oxigraph(plans[0], to_graph):
+                # Oxigraph reads a plain file without the GIL: build the index changes here
                 # while a worker writes (Python work stays on the caller's thread).
                 with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eokg-load") as pool:
-                    written = pool.submit(self._write_files, plans, to_graph)
+                    written = pool.submit(self._write_files, plans, to_graph, base_iri)
                     index.add(entries)
                     written.result()
             else:
-                self._write_files(plans, to_graph)
+                self._write_files(plans, to_graph, base_iri)
                 index.add(entries)
         return LoadReport(
             files=tuple(str(p) for p in files),
@@ -215,37 +244,72 @@ class GeoStore:
             seconds=time.perf_counter() - started,
         )
 
-    def _write_files(self, plans: list[tuple[Path, str, bool]], to_graph: Any) -> None:
-        """Pass 2 of ``load``: bulk-write files already known to parse."""
+    def _write_files(
+        self, plans: list[tuple[Path, str, bool]], to_graph: Any, base_iri: str | None
+    ) -> None:
+        """Pass 2 of ``load``: write files already known to parse, in ONE bulk call.
+
+        One call is one commit (its SST files are ingested together when it ends);
+        two calls would be two, so several files are chained into one quad stream.
+        """
         import pyoxigraph
 
-        for path, fmt, gz in plans:
-            rdf_format = getattr(pyoxigraph.RdfFormat, fmt)
-            target = to_graph if fmt not in _QUAD_FORMATS else None
-            try:
-                if fmt in _QUAD_FORMATS and to_graph is not None:
-                    # graph= applies to the default-graph part of a quad file
-                    self._store.bulk_extend(_regraph(self._parse(path, fmt, gz), to_graph))
-                elif gz:
+        where = ", ".join(str(path) for path, _, _ in plans)
+        try:
+            if len(plans) == 1 and _read_by_oxigraph(plans[0], to_graph):
+                path, fmt, gz = plans[0]
+                rdf_format = getattr(pyoxigraph.RdfFormat, fmt)
+                target = to_graph if fmt not in _QUAD_FORMATS else None
+                if gz:
                     with _open(path, gz) as handle:
-                        self._store.bulk_load(handle, rdf_format, to_graph=target)
+                        self._store.bulk_load(
+                            handle, rdf_format, base_iri=base_iri, to_graph=target
+                        )
                 else:
-                    self._store.bulk_load(path=str(path), format=rdf_format, to_graph=target)
-            except OSError as exc:
-                raise StoreError(f"write failed: {exc}", where=str(path)) from exc
+                    self._store.bulk_load(
+                        path=str(path), format=rdf_format, base_iri=base_iri, to_graph=target
+                    )
+            else:
+                self._store.bulk_extend(self._stream(plans, to_graph, base_iri))
+        except OSError as exc:
+            raise StoreError(f"write failed: {exc}", where=where) from exc
+
+    def _stream(
+        self, plans: list[tuple[Path, str, bool]], to_graph: Any, base_iri: str | None
+    ) -> Iterator[Any]:
+        """The quads of all files, as written: blank nodes renamed per file (as a
+        bulk load of one file does), triples in ``to_graph`` when one is given."""
+        for path, fmt, gz in plans:
+            quads = self._parse(path, fmt, gz, base_iri, rename_blank_nodes=True)
+            yield from quads if to_graph is None else _regraph(quads, to_graph)
 
     @staticmethod
-    def _parse(path: Path, fmt: str, gz: bool) -> Iterator[Any]:
+    def _parse(
+        path: Path,
+        fmt: str,
+        gz: bool,
+        base_iri: str | None = None,
+        *,
+        rename_blank_nodes: bool = False,
+    ) -> Iterator[Any]:
         import pyoxigraph
 
         try:
             with _open(path, gz) as handle:
-                yield from pyoxigraph.parse(handle, getattr(pyoxigraph.RdfFormat, fmt))
+                yield from pyoxigraph.parse(
+                    handle,
+                    getattr(pyoxigraph.RdfFormat, fmt),
+                    base_iri=base_iri,
+                    rename_blank_nodes=rename_blank_nodes,
+                )
         except SyntaxError as exc:
-            line = exc.lineno
+            message = str(exc.args[0] if exc.args else exc)
+            line = exc.lineno or _line_of_iri(path, gz, message)
+            if base_iri is None and "No scheme found in an absolute IRI" in message:
+                message += " (a relative IRI needs a base: pass base_iri= or --base-iri)"
             where = f"{path}:{line}" if line else str(path)
             raise RDFParseError(
-                str(exc.args[0] if exc.args else exc),
+                message,
                 where=where,
                 file=str(path),
                 line=line,
@@ -652,6 +716,75 @@ def _graph_nodes(uris: Iterable[str], where: str) -> list[Any]:
 
 def _open(path: Path, gz: bool) -> Any:
     return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _read_by_oxigraph(plan: tuple[Path, str, bool], to_graph: Any) -> bool:
+    """Whether ``bulk_load`` can read the file itself (no quad rewritten on the way)."""
+    _, fmt, _ = plan
+    return not (fmt in _QUAD_FORMATS and to_graph is not None)
+
+
+def _check_base_iri(base_iri: str | None) -> None:
+    """A base IRI must be an absolute IRI; InputError otherwise."""
+    import pyoxigraph
+
+    if base_iri is not None:
+        try:
+            pyoxigraph.NamedNode(base_iri)
+        except ValueError as exc:
+            raise InputError(f"not an absolute IRI: {exc}", where="base_iri") from None
+
+
+_IRI_IN_MESSAGE = re.compile(r"IRI '([^']+)'")
+
+
+def _line_of_iri(path: Path, gz: bool, message: str) -> int | None:
+    """The first line quoting the IRI a parser error names, when the parser gives no
+    line (the RDF/XML parser reports attribute values without a position)."""
+    found = _IRI_IN_MESSAGE.search(message)
+    if not found:
+        return None
+    iri = found.group(1).encode()
+    needles = (b'"' + iri + b'"', b"'" + iri + b"'")
+    try:
+        with _open(path, gz) as handle:
+            for number, line in enumerate(handle, start=1):
+                if any(needle in line for needle in needles):
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def _remove_bulk_leftovers(folder: Path) -> tuple[int, int]:
+    """Delete the ``bulk-*.sst`` files a killed bulk load left in a store folder.
+
+    Oxigraph's bulk loader writes its SST files into the store folder and hands
+    them to RocksDB (which links them under its own ``NNNNNN.sst`` names) only at
+    the end of the call; a failed call deletes its own, a killed one cannot.  Call
+    with the folder's RocksDB LOCK held (a read-write ``Store`` open on it): no
+    other writer, so no live bulk load, can then exist.  Returns (files, bytes).
+    """
+    removed = size = 0
+    for leftover in folder.glob(_BULK_LEFTOVERS):
+        try:
+            bytes_ = leftover.stat().st_size
+            leftover.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot remove %s, left by an interrupted load: %s", leftover, exc)
+            continue
+        removed += 1
+        size += bytes_
+    if removed:
+        log.warning(
+            "removed %d temporary file(s), %.1f MB, left in %s by an interrupted load",
+            removed,
+            size / 1e6,
+            folder,
+        )
+    return removed, size
 
 
 class _WriteLock:
