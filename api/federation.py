@@ -8,6 +8,10 @@ federation engine over the local store and ``settings.federation.sources``.
 rows and time.  A partial answer (``on_source_failure = "partial"`` and a source
 failed) carries ``X-EOKG-Partial: <source names>`` and, in SPARQL JSON, a
 top-level ``"eokg:partial"`` member naming the failed sources and why.
+
+``SERVICE <url>`` may name a member (anyone: it only narrows the sources
+asked) or a URL in ``outbound.allowed_urls`` (with the API key, or anonymously
+if ``outbound.anonymous_service``); anything else is 403 before any request.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from eokg.api.sparql import (
     FORM,
     SPARQL_QUERY,
     accept_of,
+    check_query_targets,
     decode_text,
     form_params,
     negotiate,
@@ -118,6 +123,10 @@ def render(result: Any, accept: str, max_results: int) -> Response:
 
 async def _answer(request: Request, query: str, params: dict[str, list[str]]) -> Response:
     explain = (single_param(params, "explain") or "").lower()
+    members = engine_of(request).members
+    await check_query_targets(
+        request, query, free=[*(m.url for m in members), *(m.name for m in members)]
+    )
     if explain in ("true", "1", "yes", "plan"):
         import anyio.to_thread
 

@@ -9,6 +9,10 @@ constant memory.  Errors found before the first byte (syntax, timeout, too many
 results within the first page) become problem documents; an error after the
 first byte can only abort the connection, which clients see as a truncated
 response rather than a silently short result.
+
+Before a query or update runs, ``kg/service_policy.py`` checks every SERVICE and
+LOAD target it names against ``settings.outbound`` (403 ``target-forbidden``):
+SERVICE needs the API key unless ``outbound.anonymous_service`` is on.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from eokg.kg.results import (
     write_solutions,
     write_triples,
 )
+from eokg.kg.service_policy import OutboundPolicy
 from eokg.kg.source import QueryOptions
 from eokg.kg.sparql_syntax import check_limits
 
@@ -298,6 +303,7 @@ async def _stream(pipe: _Pipe) -> AsyncIterator[bytes]:
 
 async def _run_query(request: Request, sparql: str, options: QueryOptions, accept: str) -> Any:
     settings = request.app.state.settings
+    await check_query_targets(request, sparql)
     timeout_s = settings.api.query_timeout_s
     if negotiate(accept, (*RESULTS_MEDIA_TYPES, *RDF_MEDIA_TYPES)) is None:
         raise NotAcceptable(
@@ -417,6 +423,7 @@ async def _explain(request: Request, sparql: str, options: QueryOptions) -> Resp
     store = request.app.state.store
     if not callable(getattr(store, "explain", None)):
         raise QueryError("explain needs the local GeoSPARQL store", where="explain")
+    await check_query_targets(request, sparql)  # explaining runs the query
     timeout_s = request.app.state.settings.api.query_timeout_s
     try:
         report = await asyncio.wait_for(
@@ -431,6 +438,23 @@ async def _explain(request: Request, sparql: str, options: QueryOptions) -> Resp
     return JSONResponse(report)
 
 
+def _given_key(request: Request) -> str | None:
+    """The key sent as ``X-API-Key`` or ``Authorization: Bearer <key>``, if any."""
+    given = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if given is None and scheme.lower() == "bearer":
+        given = token.strip()
+    return given or None
+
+
+def has_api_key(request: Request) -> bool:
+    """True when the request carries the configured API key (False if none is configured)."""
+    key = request.app.state.settings.api.api_key
+    given = _given_key(request)
+    return bool(key) and given is not None and hmac.compare_digest(given.encode(), key.encode())
+
+
 def _check_api_key(request: Request) -> None:
     key = request.app.state.settings.api.api_key
     if not key:
@@ -438,16 +462,32 @@ def _check_api_key(request: Request) -> None:
             "SPARQL UPDATE is disabled: no API key is configured (api.api_key)",
             where="/sparql",
         )
-    given = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if given is None and scheme.lower() == "bearer":
-        given = token.strip()
-    if not given or not hmac.compare_digest(given.encode(), key.encode()):
+    if not has_api_key(request):
         raise Unauthorized(
             "SPARQL UPDATE needs the API key, as 'Authorization: Bearer <key>' or 'X-API-Key'",
             where="/sparql",
         )
+
+
+def outbound_policy(request: Request) -> OutboundPolicy:
+    """The SERVICE/LOAD policy of ``settings.outbound`` (see ``kg/service_policy.py``)."""
+    return OutboundPolicy.from_settings(request.app.state.settings)
+
+
+async def check_query_targets(request: Request, sparql: str, *, free: Sequence[str] = ()) -> None:
+    """``TargetForbidden`` (403) for a SERVICE this caller may not use; before anything runs.
+
+    The parse (shared with the planner through its cache) runs off the event loop.
+    """
+    import anyio.to_thread
+
+    policy = outbound_policy(request)
+    authenticated = has_api_key(request)
+
+    def check() -> None:
+        policy.check_query(sparql, authenticated=authenticated, free=free)
+
+    await anyio.to_thread.run_sync(check)
 
 
 async def _run_update(request: Request, sparql: str, options: QueryOptions) -> Response:
@@ -455,6 +495,9 @@ async def _run_update(request: Request, sparql: str, options: QueryOptions) -> R
 
     _check_api_key(request)
     source = request.app.state.store
+    policy = outbound_policy(request)
+    # LOAD and SERVICE targets are checked before the store sees the update
+    await anyio.to_thread.run_sync(lambda: policy.check_update(sparql, authenticated=True))
 
     def apply() -> None:
         try:

@@ -26,6 +26,7 @@ from eokg.errors import (
     SourceUnavailable,
     Unauthorized,
 )
+from eokg.kg.service_policy import refuse_cross_origin_redirect
 from eokg.kg.source import LoadReport, QueryOptions
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,9 @@ class RemoteSparqlSource:
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            # same-origin redirects only: an endpoint must not bounce requests elsewhere
             follow_redirects=True,
+            event_hooks={"response": [refuse_cross_origin_redirect]},
         )
 
     # ------------------------------------------------------------------ protocol
@@ -197,30 +200,38 @@ class RemoteSparqlSource:
         ).close()
 
     def load(
-        self, paths: Iterable[Path], *, graph: str | None = None, format: str | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        graph: str | None = None,
+        format: str | None = None,
+        base_iri: str | None = None,
     ) -> LoadReport:
         """Check every file parses, then send them all in one streamed update.
 
         One ``INSERT DATA`` request for all files keeps the load atomic on any
         endpoint that applies an update atomically, and blank nodes are renamed
         per file so that ``_:b1`` in two files stays two nodes.  With a Graph
-        Store URL each file is one atomic POST instead.
+        Store URL each file is one atomic POST instead (not with ``base_iri``: the
+        files are then resolved here and sent as one update).
         """
         started = time.monotonic()
         files = [Path(p) for p in paths]
         total = 0
         graphs: set[str] = set()
         for path in files:
-            count, file_graphs = _check_file(path, format, graph)
+            count, file_graphs = _check_file(path, format, graph, base_iri)
             total += count
             graphs |= file_graphs
-        if self.graph_store_url is not None and all(
-            not _rdf_format(p, format).supports_datasets for p in files
+        if (
+            base_iri is None
+            and self.graph_store_url is not None
+            and all(not _rdf_format(p, format).supports_datasets for p in files)
         ):
             for path in files:
                 self._post_graph_store(path, format, graph)
         else:
-            body = _insert_data_stream(files, format, graph)
+            body = _insert_data_stream(files, format, graph, base_iri=base_iri)
             self._send(
                 self.update_url, body, "application/sparql-update", [], timeout_s=None
             ).close()
@@ -375,7 +386,7 @@ def _rdf_format(path: Path, format: str | None) -> Any:
     return found
 
 
-def _parse(path: Path, format: str | None) -> Iterator[Any]:
+def _parse(path: Path, format: str | None, base_iri: str | None = None) -> Iterator[Any]:
     """Parse one file into quads, turning syntax errors into ``RDFParseError`` at file:line."""
     import pyoxigraph
 
@@ -383,17 +394,22 @@ def _parse(path: Path, format: str | None) -> Iterator[Any]:
         raise RDFParseError("no such file", where=str(path))
     try:
         yield from pyoxigraph.parse(
-            path=path, format=_rdf_format(path, format), rename_blank_nodes=True
+            path=path,
+            format=_rdf_format(path, format),
+            base_iri=base_iri,
+            rename_blank_nodes=True,
         )
     except SyntaxError as exc:
         line = exc.lineno if exc.lineno is not None else "?"
         raise RDFParseError(exc.msg or str(exc), where=f"{path}:{line}") from exc
 
 
-def _check_file(path: Path, format: str | None, graph: str | None) -> tuple[int, set[str]]:
+def _check_file(
+    path: Path, format: str | None, graph: str | None, base_iri: str | None = None
+) -> tuple[int, set[str]]:
     count = 0
     graphs: set[str] = {graph} if graph else set()
-    for quad in _parse(path, format):
+    for quad in _parse(path, format, base_iri):
         count += 1
         if graph is None and type(quad.graph_name).__name__ != "DefaultGraph":
             graphs.add(quad.graph_name.value)
@@ -401,14 +417,19 @@ def _check_file(path: Path, format: str | None, graph: str | None) -> tuple[int,
 
 
 def _insert_data_stream(
-    files: list[Path], format: str | None, graph: str | None, batch: int = 2000
+    files: list[Path],
+    format: str | None,
+    graph: str | None,
+    batch: int = 2000,
+    *,
+    base_iri: str | None = None,
 ) -> Iterator[bytes]:
     """One ``INSERT DATA`` update for all files, produced while it is being sent."""
     yield b"INSERT DATA {\n"
     for path in files:
         current: str | None = None  # graph of the open GRAPH block, "" for default
         lines: list[str] = []
-        for quad in _parse(path, format):
+        for quad in _parse(path, format, base_iri):
             target = graph
             if target is None and type(quad.graph_name).__name__ != "DefaultGraph":
                 target = quad.graph_name.value

@@ -94,6 +94,7 @@ def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
 def run(args: argparse.Namespace, settings: Any) -> int:
     from eokg.kg.federation.engine import FederationEngine
     from eokg.kg.query_command import read_query
+    from eokg.kg.service_policy import UNRESTRICTED
 
     query = read_query(args)
     fed = federation_settings(args, settings)
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         from eokg.kg.open import open_source
 
         local = open_source(settings.store)
-    engine = FederationEngine.from_settings(fed, local_store=local)
+    # a local user: SERVICE may name any endpoint (the HTTP API applies settings.outbound)
+    engine = FederationEngine.from_settings(fed, local_store=local, outbound=UNRESTRICTED)
     if args.explain and not args.run:
         print(json.dumps(engine.explain_sync(query), indent=2))
         return 0

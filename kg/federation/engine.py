@@ -23,6 +23,11 @@ How a query runs:
 When a member fails: ``on_source_failure="error"`` raises ``SourceUnavailable``
 naming it; ``"partial"`` drops it for the rest of the query and flags the
 result as partial with its name.
+
+``SERVICE <url>`` names a member (by URL or name) or, if ``outbound`` allows
+the URL (``service_policy``; the CLI passes ``UNRESTRICTED``), an ad-hoc
+endpoint; anything else is ``TargetForbidden`` before a request is sent.
+Redirects are followed only within the origin of the request.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from eokg.errors import EokgError, QueryError, SourceUnavailable
+from eokg.errors import EokgError, QueryError, SourceUnavailable, TargetForbidden
 from eokg.kg.federation.algebra import (
     FRESH,
     Block,
@@ -70,6 +75,11 @@ from eokg.kg.federation.sources import (
     SourceStats,
     fetch_void,
     run_detached,
+)
+from eokg.kg.service_policy import (
+    OutboundPolicy,
+    refuse_cross_origin_redirect_async,
+    same_url,
 )
 
 log = logging.getLogger(__name__)
@@ -180,6 +190,7 @@ class FederationEngine:
         on_source_failure: FailureMode = "error",
         batch_size: int = 100,
         max_parallel: int = 8,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         names = [m.name for m in members]
         if len(set(names)) != len(names):
@@ -188,6 +199,8 @@ class FederationEngine:
         self.on_source_failure = on_source_failure
         self.batch_size = batch_size
         self.max_parallel = max_parallel
+        #: which non-member SERVICE endpoints may be asked (default: none)
+        self.outbound = outbound or OutboundPolicy()
         #: (member, pattern shape) -> ASK answer; lives as long as the engine.
         self.ask_cache: dict[tuple[str, str], bool] = {}
         self._void_urls: dict[str, str] = {}
@@ -196,10 +209,21 @@ class FederationEngine:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, local_store: Any = None, local_name: str = "local"
+        cls,
+        settings: Any,
+        *,
+        local_store: Any = None,
+        local_name: str = "local",
+        outbound: OutboundPolicy | None = None,
     ) -> FederationEngine:
-        """Members from ``settings.federation`` (and the local store, when given)."""
+        """Members from ``settings.federation`` (and the local store, when given).
+
+        ``outbound`` defaults to the policy of full ``Settings`` (``outbound``
+        section); given only ``FederationSettings``, to members only.
+        """
         fed = settings.federation if hasattr(settings, "federation") else settings
+        if outbound is None and hasattr(settings, "outbound"):
+            outbound = OutboundPolicy.from_settings(settings)
         members: list[Member] = []
         if local_store is not None:
             members.append(LocalMember(local_store, name=local_name))
@@ -208,7 +232,7 @@ class FederationEngine:
             members.append(HttpMember(source.name, source.url, timeout_s=source.timeout_s))
             if source.void_url:
                 void_urls[source.name] = source.void_url
-        engine = cls(members, on_source_failure=fed.on_source_failure)
+        engine = cls(members, on_source_failure=fed.on_source_failure, outbound=outbound)
         engine._void_urls = void_urls
         return engine
 
@@ -273,7 +297,11 @@ class FederationEngine:
         if algebra.get("datasetClause"):
             raise QueryError("FROM / FROM NAMED are not supported over a federation", where="FROM")
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-        async with httpx.AsyncClient(limits=limits, follow_redirects=True) as client:
+        async with httpx.AsyncClient(
+            limits=limits,
+            follow_redirects=True,
+            event_hooks={"response": [refuse_cross_origin_redirect_async]},
+        ) as client:
             await self.describe_members(client)
             run = _Run(self, client, dry_run)
             await self._solve(run, algebra["p"], None, [])
@@ -382,10 +410,29 @@ class FederationEngine:
         )
 
     async def _solve_service(self, run: _Run, node: Any, seed: list[Row] | None) -> _Solved:
-        """SERVICE <url> { P }: P is planned against that member only."""
-        url = str(node["term"])
-        target = [m for m in self.members if m.url == url or m.name == url]
+        """SERVICE <url> { P }: P is planned against that member only.
+
+        A URL that is no member is asked only if ``self.outbound`` allows it.
+        """
+        from rdflib import Variable
+
+        term = node["term"]
+        if isinstance(term, Variable):
+            if self.outbound.unrestricted:
+                raise QueryError("SERVICE needs an endpoint IRI over a federation", where="SERVICE")
+            raise TargetForbidden(
+                f"SERVICE ?{term}: a SERVICE endpoint must be an IRI", where=f"SERVICE ?{term}"
+            )
+        url = str(term)
+        target = [m for m in self.members if m.name == url or same_url(m.url, url)]
         if not target:
+            if not self.outbound.allows_service(url):
+                raise TargetForbidden(
+                    f"SERVICE <{url}> is not allowed: it is neither a federation source nor in "
+                    "outbound.allowed_urls",
+                    where=f"SERVICE <{url}>",
+                    url=url,
+                )
             target = [HttpMember(url, url)]
             run.stats.setdefault(url, SourceStats())
             run.limits.setdefault(url, asyncio.Semaphore(self.max_parallel))

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +57,46 @@ class ApiSettings(BaseModel):
     public_url: str | None = None
 
 
+class OutboundSettings(BaseModel):
+    """Which remote URLs a query or update may make the server call (an SSRF guard).
+
+    ``SERVICE <url>`` (in ``/sparql`` and ``/federation/sparql``) and ``LOAD <url>``
+    (an update, so API key only) reach out from the server; they may reach only:
+
+    * SERVICE: a configured federation source (``federation.sources[].url``,
+      exact URL) or a URL in ``allowed_urls``;
+    * LOAD: an ``http``/``https`` URL in ``allowed_urls`` (never ``file:`` or any
+      other scheme).
+
+    Each ``allowed_urls`` entry is an ``http(s)`` URL prefix matched on URL parts,
+    not characters: same scheme, host and port, and a path equal to the entry's
+    or below it at a ``/`` boundary (``https://data.example.org/sparql`` allows
+    ``.../sparql`` and ``.../sparql/x``, not ``.../sparql-admin``; an entry
+    ending in ``/`` allows everything below it).  An entry with a query string
+    allows exactly that URL.  URLs with user info, fragments, ``.``/``..`` path
+    segments, backslashes or non-ASCII characters are never allowed, and
+    ``SERVICE ?var`` is always refused over HTTP.
+
+    Callers without the API key may use SERVICE only when ``anonymous_service``
+    is on (default off), and then only to the same targets; over the federation
+    endpoint a SERVICE naming one of its own sources is always allowed (it only
+    narrows which configured source is asked).  Remote endpoints that redirect
+    are followed only within the same origin.  The CLI (a local user) is not
+    restricted.
+    """
+
+    allowed_urls: list[str] = Field(default_factory=list)
+    anonymous_service: bool = False
+
+    @field_validator("allowed_urls")
+    @classmethod
+    def _http_only(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.lower().startswith(("http://", "https://")):
+                raise ValueError(f"an allowed URL must be http(s), not {url!r}")
+        return urls
+
+
 class CatalogSettings(BaseModel):
     backend: Literal["embedded", "elasticsearch"] = "embedded"
     # SQLite file of the embedded backend; None keeps it in memory.
@@ -66,6 +106,9 @@ class CatalogSettings(BaseModel):
     statement_timeout_s: float | None = Field(default=10.0, gt=0)
     es_url: str | None = None
     es_index_prefix: str = "eokg"
+    # Which server es_url is, hence which driver: the official elasticsearch
+    # client or opensearch-py ("auto": ask GET / for version.distribution).
+    es_flavor: Literal["auto", "elasticsearch", "opensearch"] = "auto"
 
 
 class SparkSettings(BaseModel):
@@ -115,6 +158,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     ml: MLSettings = Field(default_factory=MLSettings)
     federation: FederationSettings = Field(default_factory=FederationSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
 
     @classmethod
     def settings_customise_sources(

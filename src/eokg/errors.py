@@ -22,6 +22,7 @@ into an RFC 9457 problem document.  The tree::
     ├── NotFound                    unknown collection, item, graph (HTTP 404)
     ├── Unauthorized                missing or wrong API key (HTTP 401)
     │   └── WritesDisabled          no API key configured, so writes are off (403)
+    ├── TargetForbidden             a SERVICE/LOAD URL the outbound policy refuses (403)
     ├── LimitExceeded               query timeout or result-size limit (HTTP 503/413)
     │   ├── QueryTimeout
     │   └── ResultTooLarge
@@ -145,6 +146,16 @@ class WritesDisabled(Unauthorized):
     """No API key is configured, so no key can be right: writes are off."""
 
     code = "writes-disabled"
+    status = 403
+
+
+class TargetForbidden(EokgError):
+    """A query or update names a remote URL (SERVICE, LOAD) this caller may not reach.
+
+    ``url`` names the refused target; nothing has been sent to it.
+    """
+
+    code = "target-forbidden"
     status = 403
 
 
