@@ -1,12 +1,14 @@
-"""Elasticsearch catalogue backend (official client, imported only when used).
+"""Elasticsearch / OpenSearch catalogue backend (drivers imported only when used).
 
 Layout: one index per collection (``{prefix}-items-{collection}-v{n}``) behind a
 per-collection alias (``{prefix}-items-{collection}``, which writes go to) and a
 shared read alias (``{prefix}-items``).  ``reindex_collection`` builds ``v{n+1}``
 and swaps both aliases in one atomic ``_aliases`` call, so readers never see a
 gap.  Collections live in ``{prefix}-collections``.  Query translation is in
-``es_query`` (pure functions).  Client errors are logged in full and reported
-without the cluster's URL, index names or query text (``_failed``).
+``es_query`` (pure functions).  The server is reached through ``es_client``:
+the official ``elasticsearch`` client for Elasticsearch, ``opensearch-py`` for
+OpenSearch, one adapter interface; driver errors are logged in full and leave
+it as ``eokg.errors`` without the cluster's URL, index names or query text.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from eokg.catalog import es_query
 from eokg.catalog.concepts import ConceptScheme, concept_query
+from eokg.catalog.es_client import ElasticsearchClient, Flavor, SearchClient, connect
 from eokg.catalog.index import (
     AGGREGATIONS,
     BulkReport,
@@ -43,14 +46,7 @@ from eokg.catalog.search_common import (
 )
 from eokg.catalog.timeutil import to_iso
 from eokg.config import CatalogSettings
-from eokg.errors import (
-    ConfigError,
-    EokgError,
-    InputError,
-    NotFound,
-    SourceUnavailable,
-    require,
-)
+from eokg.errors import ConfigError, InputError, NotFound, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +54,26 @@ INTERVALS = {"day": "day", "month": "month", "year": "year"}
 FORMATS = {"day": "yyyy-MM-dd", "month": "yyyy-MM", "year": "yyyy"}
 
 
-def _failed(exc: Exception, what: str) -> EokgError:
-    """A client-facing error for a failed call; the client's text stays in the log."""
-    log.warning("Elasticsearch %s failed: %s", what, exc)
-    if type(exc).__name__ == "BadRequestError":
-        return InputError(f"the catalogue rejected the {what}", where="filter")
-    return SourceUnavailable(f"the catalogue backend failed during {what}", where="catalogue")
+#: "failed to parse field [properties.orbit] of type [long] ..." -> the item field
+_FIELD_IN_REASON = re.compile(r"field \[(?:properties\.|derived\.)?([^\]]+)\]")
+
+
+def _bulk_failure(info: dict[str, Any]) -> ItemFailure:
+    """One rejected bulk action as an ``ItemFailure`` (error type, reason and field)."""
+    detail = next(iter(info.values()))
+    error = detail.get("error")
+    if isinstance(error, dict):
+        reason = f"the catalogue rejected the item ({error.get('type')}): {error.get('reason')}"
+        cause = error.get("caused_by") or {}
+        if cause.get("reason"):
+            reason += f"; {cause['reason']}"
+        found = _FIELD_IN_REASON.search(str(error.get("reason", "")))
+        field = found.group(1) if found else None
+    else:
+        reason, field = f"the catalogue rejected the item: {error}", None
+    if field in ("t_start", "t_end"):
+        field = "datetime"
+    return ItemFailure(detail.get("_id"), reason, field, None)
 
 
 def _slug(collection: str) -> str:
@@ -72,7 +82,11 @@ def _slug(collection: str) -> str:
 
 
 class EsIndex:
-    """The ``MetadataIndex`` on an Elasticsearch cluster."""
+    """The ``MetadataIndex`` on an Elasticsearch or OpenSearch cluster.
+
+    ``flavor`` picks the driver (``auto``: ask the server); ``client`` is an
+    ``es_client.SearchClient``, or a raw driver object taken as Elasticsearch.
+    """
 
     def __init__(
         self,
@@ -82,29 +96,39 @@ class EsIndex:
         concepts: ConceptScheme | None = None,
         refresh: bool = False,
         client: Any = None,
+        flavor: Flavor = "auto",
     ) -> None:
         if client is None:
-            elasticsearch = require("elasticsearch", "es")
-            client = elasticsearch.Elasticsearch(url, request_timeout=60)
-        self.es = client
+            client = connect(url, flavor)
+        elif not isinstance(client, SearchClient):
+            client = ElasticsearchClient(client)
+        self.client: SearchClient = client
         self.prefix = prefix
         self.concepts = concepts
         self.refresh = refresh
         self.read_alias = f"{prefix}-items"
         self.collections_index = f"{prefix}-collections"
+        self.queryables_index = f"{prefix}-queryables"
         self._ready: set[str] = set()
         self._queryable_names: set[str] = set()
+        #: property -> JSON types seen at ingest (here or, once looked up, anywhere)
+        self._queryable_types: dict[str, set[str]] = {}
         try:
-            self.es.indices.put_index_template(
-                name=f"{prefix}-items", **es_query.index_template(prefix)
+            self.client.call(
+                "indices.put_index_template",
+                name=f"{prefix}-items",
+                body=es_query.index_template(prefix),
             )
-            if not self.es.indices.exists(index=self.collections_index):
-                self.es.indices.create(
-                    index=self.collections_index,
-                    mappings={"properties": {"doc": {"type": "object", "enabled": False}}},
+            if not self.client.exists("indices.exists", index=self.collections_index):
+                self._create_index(
+                    self.collections_index,
+                    {"mappings": {"properties": {"doc": {"type": "object", "enabled": False}}}},
                 )
         except Exception as exc:
-            raise SourceUnavailable(f"Elasticsearch is not usable: {exc}", where=url) from exc
+            log.warning("catalogue server at %s is not usable: %s", url, exc)
+            raise SourceUnavailable(
+                "the catalogue server is not usable", where="catalog.es_url"
+            ) from exc
 
     @classmethod
     def from_settings(
@@ -116,66 +140,111 @@ class EsIndex:
             from eokg.catalog.concepts import default_scheme
 
             concepts = default_scheme()
-        return cls(settings.es_url, prefix=settings.es_index_prefix, concepts=concepts)
+        return cls(
+            settings.es_url,
+            prefix=settings.es_index_prefix,
+            concepts=concepts,
+            flavor=settings.es_flavor,
+        )
 
     def close(self) -> None:
-        self.es.close()
+        self.client.close()
 
     def drop(self) -> None:
         """Delete every index of this prefix (tests)."""
         # explicit names: clusters refuse wildcard deletes (destructive_requires_name)
-        found = self.es.options(ignore_status=404).indices.get(index=f"{self.prefix}-*")
-        for name in [n for n in found.body if n.startswith(f"{self.prefix}-")]:
-            self.es.options(ignore_status=404).indices.delete(index=name)
-        self.es.options(ignore_status=404).indices.delete_index_template(
-            name=f"{self.prefix}-items"
+        found = self.client.call("indices.get", index=f"{self.prefix}-*", missing_ok=True)
+        for name in [n for n in found or {} if n.startswith(f"{self.prefix}-")]:
+            self.client.call("indices.delete", index=name, missing_ok=True)
+        self.client.call(
+            "indices.delete_index_template", name=f"{self.prefix}-items", missing_ok=True
         )
 
     # -- index management ---------------------------------------------------
     def _alias(self, collection: str) -> str:
         return f"{self.prefix}-items-{_slug(collection)}"
 
+    def _create_index(self, index: str, body: dict[str, Any]) -> bool:
+        """Create ``index``; False when another writer created it first."""
+        try:
+            self.client.call("indices.create", index=index, body=body)
+        except InputError:
+            # a 400: most likely resource_already_exists_exception from a racing writer
+            if self.client.exists("indices.exists", index=index):
+                return False
+            raise
+        return True
+
     def _ensure_collection_index(self, collection: str) -> str:
         alias = self._alias(collection)
         if alias in self._ready:
             return alias
-        if not self.es.indices.exists_alias(name=alias):
-            index = f"{alias}-v1"
-            self.es.indices.create(
-                index=index,
-                aliases={alias: {"is_write_index": True}, self.read_alias: {}},
-            )
+        if not self.client.exists("indices.exists_alias", name=alias):
+            # index and both aliases in one request: never an index without its aliases
+            aliases = {alias: {"is_write_index": True}, self.read_alias: {}}
+            self._create_index(f"{alias}-v1", {"aliases": aliases})
         self._ready.add(alias)
         return alias
 
+    def _versions(self, alias: str) -> dict[str, bool]:
+        """Every ``{alias}-v{n}`` index -> whether the collection alias points to it."""
+        found = self.client.call("indices.get", index=f"{alias}-v*", missing_ok=True) or {}
+        pattern = re.compile(re.escape(alias) + r"-v\d+")
+        return {
+            name: alias in info.get("aliases", {})
+            for name, info in found.items()
+            if pattern.fullmatch(name)
+        }
+
     def reindex_collection(self, collection: str) -> str:
-        """Copy a collection into a fresh index (new mapping) and swap aliases atomically."""
+        """Copy a collection into a fresh index (new mapping) and swap aliases atomically.
+
+        The new index gets no alias until it is complete and refreshed; the swap
+        (add both aliases to it, remove the old indices) is one ``_aliases`` call,
+        so readers see the old index or the new one, never neither.  If the copy
+        fails, the old index keeps serving and the half-built one is dropped at
+        the next reindex.
+        """
         alias = self._alias(collection)
-        current = list(self.es.indices.get_alias(name=alias).keys())
+        versions = self._versions(alias)
+        current = [name for name, aliased in versions.items() if aliased]
         if not current:
-            raise NotFound("no such collection index", where=alias)
-        version = max(int(name.rsplit("-v", 1)[1]) for name in current) + 1
+            raise NotFound("no such collection index", where=f"collection {collection!r}")
+        version = max(int(name.rsplit("-v", 1)[1]) for name in versions) + 1
         new = f"{alias}-v{version}"
-        self.es.indices.create(index=new)
-        self.es.reindex(source={"index": alias}, dest={"index": new}, refresh=True)
+        self._create_index(new, {})
+        self.client.call(
+            "reindex",
+            body={"source": {"index": alias}, "dest": {"index": new}},
+            refresh=True,
+            wait_for_completion=True,
+        )
         actions: list[dict[str, Any]] = [
             {"add": {"index": new, "alias": alias, "is_write_index": True}},
             {"add": {"index": new, "alias": self.read_alias}},
         ]
         actions += [{"remove_index": {"index": old}} for old in current]
-        self.es.indices.update_aliases(actions=actions)
+        self.client.call("indices.update_aliases", body={"actions": actions})
+        for name, aliased in versions.items():
+            if not aliased:  # left by a copy that failed before its swap
+                self.client.call("indices.delete", index=name, missing_ok=True)
         return new
 
     # -- writes -------------------------------------------------------------
     def add_collection(self, collection: dict[str, Any]) -> None:
         cid = check_collection_id(collection.get("id"))
         self._ensure_collection_index(cid)
-        self.es.index(
+        self.client.call(
+            "index",
             index=self.collections_index,
             id=cid,
-            document={"doc": collection},
-            refresh=self.refresh or None,
+            body={"doc": collection},
+            refresh=self._refresh_value(),
         )
+
+    def _refresh_value(self) -> Any:
+        # "true", not "wait_for": the latter waits out the 1 s refresh interval per call
+        return "true" if self.refresh else None
 
     def upsert_items(
         self,
@@ -184,7 +253,6 @@ class EsIndex:
         batch_size: int = 1000,
         on_failure: Callable[[ItemFailure], None] | None = None,
     ) -> BulkReport:
-        helpers = require("elasticsearch.helpers", "es")
         report = BulkReport()
         seen: dict[tuple[str, str], str] = {}
         known_collections: set[str] = set()
@@ -199,25 +267,26 @@ class EsIndex:
                     seen.setdefault((p.collection, name), json_type(value))
                 yield self._action(p)
 
-        for ok, info in helpers.streaming_bulk(
-            self.es,
-            actions(),
-            chunk_size=batch_size,
-            raise_on_error=False,
-            refresh="wait_for" if self.refresh else False,
-        ):
-            if ok:
-                report.indexed += 1
-            else:
-                detail = next(iter(info.values()))
-                failure = ItemFailure(
-                    detail.get("_id"), json.dumps(detail.get("error")), None, None
-                )
-                report.failures.append(failure)
-                if on_failure is not None:
-                    on_failure(failure)
-        self._record_queryables(seen)
-        self._queryable_names.update(name for _, name in seen)
+        try:
+            for ok, info in self.client.streaming_bulk(
+                actions(),
+                chunk_size=batch_size,
+                refresh="true" if self.refresh else "false",
+            ):
+                if ok:
+                    report.indexed += 1
+                else:
+                    failure = _bulk_failure(info)
+                    report.failures.append(failure)
+                    if on_failure is not None:
+                        on_failure(failure)
+        finally:
+            # what reached the index is queryable, even when a later batch failed
+            if seen:
+                try:
+                    self._record_queryables(seen)
+                except SourceUnavailable:
+                    log.warning("could not record %d queryables", len(seen))
         return report
 
     def _action(self, p: IndexedItem) -> dict[str, Any]:
@@ -230,67 +299,83 @@ class EsIndex:
         }
 
     def _placeholder(self, collection: str) -> None:
-        if not self.es.exists(index=self.collections_index, id=collection):
-            self.es.index(
-                index=self.collections_index,
-                id=collection,
-                document={"doc": placeholder_collection(collection)},
-                refresh=self.refresh or None,
-            )
+        if self.client.exists("exists", index=self.collections_index, id=collection):
+            return
+        # create only (409 if present): a collection written meanwhile is never replaced
+        self.client.call(
+            "index",
+            index=self.collections_index,
+            id=collection,
+            body={"doc": placeholder_collection(collection)},
+            op_type="create",
+            refresh=self._refresh_value(),
+            ignore=(409,),
+        )
 
     def _record_queryables(self, seen: dict[tuple[str, str], str]) -> None:
+        """One bulk request for the (collection, property) pairs of an ingest."""
+        body: list[dict[str, Any]] = []
         for (collection, name), kind in seen.items():
-            self.es.index(
-                index=f"{self.prefix}-queryables",
-                id=f"{collection}\x1f{name}",
-                document={"collection": collection, "name": name, "type": kind},
-                refresh=self.refresh or None,
-            )
+            key = f"{collection}\x1f{name}"
+            body.append({"index": {"_index": self.queryables_index, "_id": key}})
+            body.append({"collection": collection, "name": name, "type": kind})
+        self.client.call("bulk", body=body, refresh=self._refresh_value() or "false")
+        for (_, name), kind in seen.items():
+            self._queryable_names.add(name)
+            self._queryable_types.setdefault(name, set()).add(kind)
 
     def delete_item(self, collection: str, item_id: str) -> None:
-        result = self.es.delete_by_query(
-            index=self.read_alias,
-            query={
-                "bool": {
-                    "filter": [{"term": {"collection": collection}}, {"term": {"id": item_id}}]
-                }
-            },
-            refresh=True,
+        # by id on the collection's write alias: no search, no _delete_by_query
+        result = self.client.call(
+            "delete",
+            index=self._alias(collection),
+            id=item_id,
+            refresh="true",
+            missing_ok=True,
         )
-        if not result.get("deleted"):
+        if not result or result.get("result") != "deleted":
             raise NotFound("no such item", where=f"{collection}/{item_id}")
 
     # -- reads --------------------------------------------------------------
     def collections(self) -> list[dict[str, Any]]:
-        result = self.es.search(index=self.collections_index, size=10_000, sort=["_doc"])
+        result = self.client.call(
+            "search", index=self.collections_index, body={"size": 10_000, "sort": ["_doc"]}
+        )
         docs = [hit["_source"]["doc"] for hit in result["hits"]["hits"]]
         return sorted(docs, key=lambda d: d["id"])
 
     def get_collection(self, collection_id: str) -> dict[str, Any]:
-        result = self.es.options(ignore_status=404).get(
-            index=self.collections_index, id=collection_id
+        result = self.client.call(
+            "get", index=self.collections_index, id=collection_id, missing_ok=True
         )
-        if not result.get("found"):
+        if not result or not result.get("found"):
             raise NotFound("no such collection", where=f"collection {collection_id!r}")
         doc: dict[str, Any] = result["_source"]["doc"]
         return doc
 
     def get_item(self, collection: str, item_id: str) -> dict[str, Any]:
-        result = self.es.options(ignore_status=404).get(index=self._alias(collection), id=item_id)
-        if not result.get("found"):
+        result = self.client.call("get", index=self._alias(collection), id=item_id, missing_ok=True)
+        if not result or not result.get("found"):
             raise NotFound("no such item", where=f"{collection}/{item_id}")
         item: dict[str, Any] = result["_source"]["item"]
         return item
+
+    def _queryables_hits(self, query: dict[str, Any], size: int) -> list[dict[str, Any]]:
+        result = self.client.call(
+            "search",
+            index=self.queryables_index,
+            body={"query": query, "size": size},
+            missing_ok=True,  # no ingest yet: no queryables index
+        )
+        hits: list[dict[str, Any]] = (result or {}).get("hits", {}).get("hits", [])
+        return hits
 
     def queryables(self, collection: str | None = None) -> dict[str, Any]:
         query: dict[str, Any] = {"match_all": {}}
         if collection is not None:
             self.get_collection(collection)
             query = {"term": {"collection.keyword": collection}}
-        result = self.es.options(ignore_status=404).search(
-            index=f"{self.prefix}-queryables", query=query, size=10_000
-        )
-        hits = result.get("hits", {}).get("hits", [])
+        hits = self._queryables_hits(query, 10_000)
         seen = {h["_source"]["name"]: h["_source"]["type"] for h in hits}
         return queryables_document(seen, collection)
 
@@ -298,18 +383,23 @@ class EsIndex:
         """Seen at ingest, by this process or (looked up on a miss) by any other writer."""
         if name in self._queryable_names:
             return True
-        try:
-            result = self.es.options(ignore_status=404).search(
-                index=f"{self.prefix}-queryables",
-                query={"term": {"name.keyword": name}},
-                size=1,
-            )
-        except Exception as exc:
-            raise _failed(exc, "queryables lookup") from exc
-        if result.get("hits", {}).get("hits"):
+        hits = self._queryables_hits({"term": {"name.keyword": name}}, 1000)
+        kinds = {h["_source"].get("type") for h in hits} - {None}
+        self._queryable_types.setdefault(name, set()).update(kinds)
+        if hits:
             self._queryable_names.add(name)
             return True
         return False
+
+    def _field_types(self) -> es_query.FieldTypes:
+        """Document field -> JSON types of the properties seen (for ``es_query``)."""
+        out: es_query.FieldTypes = {}
+        for name, kinds in self._queryable_types.items():
+            try:
+                out[es_query.field_name(name, "")] = frozenset(kinds)
+            except InputError:
+                continue  # a name no query can use
+        return out
 
     def _semantic(self, request: SearchRequest) -> tuple[Any, list[str], list[str]]:
         cq = None
@@ -341,13 +431,9 @@ class EsIndex:
             concept_iris=concept_iris,
             text_concepts=text_concepts,
             search_after=after,
+            types=self._field_types(),
         )
-        kwargs = dict(body)
-        kwargs["source"] = kwargs.pop("_source")  # the client's name for the DSL's _source
-        try:
-            result = self.es.search(index=self.read_alias, **kwargs)
-        except Exception as exc:
-            raise _failed(exc, "search") from exc
+        result = self._search(body, "search")
         hits = result["hits"]["hits"]
         next_token = None
         if len(hits) > request.limit:
@@ -364,6 +450,27 @@ class EsIndex:
             items.append(apply_fields(item, request.fields))
         return SearchPage(items, result["hits"]["total"]["value"], next_token, why)
 
+    def _search(self, body: dict[str, Any], what: str) -> dict[str, Any]:
+        """A search on the read alias; a 400 is the request's fault, the rest the server's."""
+        try:
+            result: dict[str, Any] = self.client.call("search", index=self.read_alias, body=body)
+        except InputError as exc:
+            raise InputError(f"the catalogue rejected the {what}", where="filter") from exc
+        except NotFound:
+            # nothing ingested yet: no index behind the read alias
+            result = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {}}
+        shards = result.get("_shards", {})
+        if shards.get("failed"):
+            # a partial answer is a wrong answer: never return it as the result
+            log.warning("catalogue %s: shard failures %s", what, shards.get("failures"))
+            reasons = json.dumps(shards.get("failures", []))
+            if "query_shard_exception" in reasons or "illegal_argument" in reasons:
+                raise InputError(f"the catalogue rejected the {what}", where="filter")
+            raise SourceUnavailable(
+                f"the catalogue answered the {what} only in part", where="catalogue"
+            )
+        return result
+
     def aggregate(
         self, request: SearchRequest, aggregations: list[str], *, interval: str = "month"
     ) -> list[dict[str, Any]]:
@@ -374,7 +481,12 @@ class EsIndex:
             raise InputError(f"interval must be one of {list(INTERVALS)}", where="interval")
         check_queryables(request, self._is_queryable)
         _, concept_iris, text_concepts = self._semantic(request)
-        body = es_query.search_body(request, concept_iris=concept_iris, text_concepts=text_concepts)
+        body = es_query.search_body(
+            request,
+            concept_iris=concept_iris,
+            text_concepts=text_concepts,
+            types=self._field_types(),
+        )
         aggs = {
             "collection_frequency": {"terms": {"field": "collection", "size": 1000}},
             "concept_frequency": {"terms": {"field": "concepts", "size": 1000}},
@@ -389,16 +501,15 @@ class EsIndex:
             "datetime_min": {"min": {"field": "t_start"}},
             "datetime_max": {"max": {"field": "t_end"}},
         }
-        try:
-            result = self.es.search(
-                index=self.read_alias,
-                query=body["query"],
-                size=0,
-                track_total_hits=True,
-                aggs={k: v for k, v in aggs.items() if k in aggregations},
-            )
-        except Exception as exc:
-            raise _failed(exc, "aggregation") from exc
+        result = self._search(
+            {
+                "query": body["query"],
+                "size": 0,
+                "track_total_hits": True,
+                "aggs": {k: v for k, v in aggs.items() if k in aggregations},
+            },
+            "aggregation",
+        )
         out: list[dict[str, Any]] = []
         for name in aggregations:
             if name == "total_count":

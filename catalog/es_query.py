@@ -45,6 +45,10 @@ ES_SPATIAL = {
     "s_disjoint": "disjoint",
 }
 DERIVED = frozenset({"label:classes"})
+NUMERIC = frozenset({"integer", "number"})
+MATCH_NONE: dict[str, Any] = {"bool": {"must_not": [{"match_all": {}}]}}
+#: JSON types of the properties (as recorded at ingest), keyed by document field.
+FieldTypes = dict[str, frozenset[str]]
 NEG_INF = -(10**15)
 POS_INF = 10**15
 
@@ -166,10 +170,32 @@ FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>", "!=": 
 RANGE = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
 
-def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
-    """CQL2 JSON -> ES query DSL (filter context)."""
+def _numeric_vs_text(field: str, value: Any, types: FieldTypes) -> bool:
+    """A text literal against a field only ever seen holding numbers.
+
+    The server cannot even parse such a query (``For input string``); SQLite,
+    whose answers this backend must equal, compares by type order instead:
+    every number is less than every text, so ``=`` never holds, ``<>`` and ``<``
+    always do (where the field exists).
+    """
+    known = types.get(field, frozenset()) - {"null"}
+    return isinstance(value, str) and bool(known) and known <= NUMERIC
+
+
+def _type_ordered(field: str, rel: str) -> dict[str, Any]:
+    """``field REL 'text'`` on a numeric field, by SQLite's type order."""
+    if rel in ("<>", "!=", "<", "<="):
+        return {"exists": {"field": field}}
+    return MATCH_NONE
+
+
+def cql2_to_es(node: Any, where: str = "filter", types: FieldTypes | None = None) -> dict[str, Any]:
+    """CQL2 JSON -> ES query DSL (filter context); ``types`` (optional) are the JSON
+    types seen per field, so a text literal against a numeric field is answered
+    like the embedded backend answers it instead of failing in the server."""
+    types = types or {}
     if isinstance(node, bool):
-        return {"match_all": {}} if node else {"bool": {"must_not": {"match_all": {}}}}
+        return {"match_all": {}} if node else MATCH_NONE
     if not isinstance(node, dict) or "op" not in node:
         raise QueryError("expected a predicate ({'op': ..., 'args': [...]})", where=where)
     op = str(node["op"]).lower()
@@ -181,21 +207,25 @@ def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
             raise QueryError(f"expected {n} argument(s), got {len(args)}", where=where)
 
     if op == "and":
-        return {"bool": {"filter": [cql2_to_es(a, p) for a, p in zip(args, sub, strict=True)]}}
+        return {
+            "bool": {"filter": [cql2_to_es(a, p, types) for a, p in zip(args, sub, strict=True)]}
+        }
     if op == "or":
         return {
             "bool": {
-                "should": [cql2_to_es(a, p) for a, p in zip(args, sub, strict=True)],
+                "should": [cql2_to_es(a, p, types) for a, p in zip(args, sub, strict=True)],
                 "minimum_should_match": 1,
             }
         }
     if op == "not":
         arity(1)
-        return {"bool": {"must_not": [cql2_to_es(args[0], sub[0])]}}
+        return {"bool": {"must_not": [cql2_to_es(args[0], sub[0], types)]}}
     if op in COMPARISONS:
         arity(2)
         field, value, side = _prop_and_value(args, where)
         rel = op if side == "left" else FLIP[op]
+        if _numeric_vs_text(field, value, types):
+            return _type_ordered(field, rel)
         if rel == "=":
             return {"term": {field: value}}
         if rel in ("<>", "!="):
@@ -222,6 +252,16 @@ def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
         field = field_name(str(args[0]["property"]), sub[0])
         low = _literal(args[1], field, sub[1])
         high = _literal(args[2], field, sub[2])
+        if _numeric_vs_text(field, low, types) or _numeric_vs_text(field, high, types):
+            # x >= low AND x <= high, each by type order
+            parts = [_type_ordered(field, ">=") if isinstance(low, str) else None]
+            parts.append(_type_ordered(field, "<=") if isinstance(high, str) else None)
+            bounds = {"gte": low} if not isinstance(low, str) else {}
+            bounds |= {"lte": high} if not isinstance(high, str) else {}
+            clauses = [p for p in parts if p is not None]
+            if bounds:
+                clauses.append({"range": {field: bounds}})
+            return {"bool": {"filter": clauses}}
         return {"range": {field: {"gte": low, "lte": high}}}
     if op == "in":
         arity(2)
@@ -230,7 +270,9 @@ def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
         if not isinstance(args[1], list) or not args[1]:
             raise QueryError("IN needs a non-empty list", where=sub[1])
         field = field_name(str(args[0]["property"]), sub[0])
-        return {"terms": {field: [_literal(v, field, sub[1]) for v in args[1]]}}
+        values = [_literal(v, field, sub[1]) for v in args[1]]
+        values = [v for v in values if not _numeric_vs_text(field, v, types)]
+        return {"terms": {field: values}} if values else MATCH_NONE
     if op == "isnull":
         arity(1)
         if not (isinstance(args[0], dict) and "property" in args[0]):
@@ -247,6 +289,12 @@ def cql2_to_es(node: Any, where: str = "filter") -> dict[str, Any]:
             raise QueryError("array operators need a property first", where=sub[0])
         field = field_name(str(args[0]["property"]), sub[0])
         values = args[1] if isinstance(args[1], list) else [args[1]]
+        if any(_numeric_vs_text(field, v, types) for v in values):
+            if op == "a_contains":
+                return MATCH_NONE
+            values = [v for v in values if not _numeric_vs_text(field, v, types)]
+            if not values:
+                return MATCH_NONE
         if op == "a_overlaps":
             return {"terms": {field: values}}
         return {"bool": {"filter": [{"term": {field: v}} for v in values]}}
@@ -276,6 +324,26 @@ def _spatial(op: str, args: list[Any], where: str) -> dict[str, Any]:
     return {"geo_shape": {"geometry": {"shape": shape, "relation": ES_SPATIAL[op]}}}
 
 
+#: TEMPORAL_SQL's relations on numbers: item [s, e] against query [qs, qe].
+ALLEN: dict[str, Any] = {
+    "t_intersects": lambda s, e, qs, qe: s <= qe and e >= qs,
+    "t_disjoint": lambda s, e, qs, qe: not (s <= qe and e >= qs),
+    "t_before": lambda s, e, qs, qe: e < qs,
+    "t_after": lambda s, e, qs, qe: s > qe,
+    "t_meets": lambda s, e, qs, qe: e == qs,
+    "t_metby": lambda s, e, qs, qe: s == qe,
+    "t_overlaps": lambda s, e, qs, qe: s < qs and qs < e < qe,
+    "t_overlappedby": lambda s, e, qs, qe: qs < s < qe and e > qe,
+    "t_starts": lambda s, e, qs, qe: s == qs and e < qe,
+    "t_startedby": lambda s, e, qs, qe: s == qs and e > qe,
+    "t_during": lambda s, e, qs, qe: s > qs and e < qe,
+    "t_contains": lambda s, e, qs, qe: s < qs and e > qe,
+    "t_finishes": lambda s, e, qs, qe: e == qe and s > qs,
+    "t_finishedby": lambda s, e, qs, qe: e == qe and s < qs,
+    "t_equals": lambda s, e, qs, qe: s == qs and e == qe,
+}
+
+
 def _range(field: str, **bounds: Any) -> dict[str, Any]:
     return {"range": {field: bounds}}
 
@@ -285,6 +353,20 @@ def _temporal(op: str, args: list[Any], where: str) -> dict[str, Any]:
         raise QueryError("temporal operators take two arguments", where=where)
     first, second = args
     name = str(first.get("property", "")) if isinstance(first, dict) else ""
+    if not name:
+        if isinstance(second, dict) and "property" in second:
+            raise QueryError("put the property first in temporal operators", where=where)
+        # two literals: a constant, decided here (as SQLite decides it)
+        s_, e_ = temporal_literal(first, f"{where}.args[0]")
+        qs_, qe_ = temporal_literal(second, f"{where}.args[1]")
+        inf = float(POS_INF)
+        holds = ALLEN[op](
+            -inf if s_ is None else s_,
+            inf if e_ is None else e_,
+            -inf if qs_ is None else qs_,
+            inf if qe_ is None else qe_,
+        )
+        return {"match_all": {}} if holds else MATCH_NONE
     if name.removeprefix("properties.") == "datetime":
         s, e = "t_start", "t_end"
     elif name:
@@ -319,19 +401,24 @@ def _temporal(op: str, args: list[Any], where: str) -> dict[str, Any]:
     return table[op]
 
 
-def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
+#: sort type for a field absent from some collection's index (its shard would
+#: otherwise fail the search): the mapping the dynamic templates give that JSON type
+UNMAPPED = {"integer": "long", "number": "double", "boolean": "boolean"}
+
+
+def sort_clause(request: SearchRequest, types: FieldTypes | None = None) -> list[dict[str, Any]]:
     out = []
     for spec in request.sort_fields():
         name = spec.field.removeprefix("properties.")
         field = "id" if name == "id" else field_name(name, "sortby")
-        out.append(
-            {
-                field: {
-                    "order": spec.direction,
-                    "missing": "_last" if spec.direction == "desc" else "_first",
-                }
-            }
-        )
+        clause: dict[str, Any] = {
+            "order": spec.direction,
+            "missing": "_last" if spec.direction == "desc" else "_first",
+        }
+        if field.startswith(("properties.", "derived.")):
+            known = sorted((types or {}).get(field, frozenset()) - {"null", "array", "object"})
+            clause["unmapped_type"] = UNMAPPED.get(known[0], "keyword") if known else "keyword"
+        out.append({field: clause})
     return out
 
 
@@ -341,6 +428,7 @@ def search_body(
     concept_iris: list[str] | None = None,
     text_concepts: list[str] | None = None,
     search_after: list[Any] | None = None,
+    types: FieldTypes | None = None,
 ) -> dict[str, Any]:
     """The full ``_search`` body: filter, semantic clauses, sort, page size, search_after.
 
@@ -350,7 +438,7 @@ def search_body(
     filters: list[dict[str, Any]] = []
     tree = core_to_cql2(request)
     if tree is not None:
-        filters.append(cql2_to_es(tree))
+        filters.append(cql2_to_es(tree, types=types))
     if request.concepts:
         filters.append({"terms": {"concepts": sorted(concept_iris or request.concepts)}})
     if request.q:
@@ -365,7 +453,7 @@ def search_body(
         filters.append({"bool": {"should": should, "minimum_should_match": 1}})
     body: dict[str, Any] = {
         "query": {"bool": {"filter": filters}} if filters else {"match_all": {}},
-        "sort": sort_clause(request),
+        "sort": sort_clause(request, types),
         "size": request.limit + 1,
         "track_total_hits": True,
         "_source": ["item"],

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install eokg and everything it needs on a fresh Debian machine.
 #   scripts/install.sh [EXTRAS]     EXTRAS defaults to "all" (e.g. "all,dev")
-# Java 17 (for Spark) comes from apt, only when no java is on PATH.
+# Java 17 (for Spark and the test OpenSearch node) comes from apt, only when no
+# java is on PATH.  With the es extra, an OpenSearch integ-test node for the
+# catalogue tests is unpacked into .vendor/ (git-ignored; see vendor_opensearch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-all}"
 PYTHON="${PYTHON:-python3}"
 
-if [[ ",$extras," == *",spark,"* || ",$extras," == *",all,"* ]] && ! command -v java >/dev/null 2>&1; then
+if [[ ",$extras," == *",spark,"* || ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
+    && ! command -v java >/dev/null 2>&1; then
     echo "eokg install: no java found, installing OpenJDK 17 from apt" >&2
     export DEBIAN_FRONTEND=noninteractive
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -25,4 +28,94 @@ fi
 if [[ ",$extras," == *",ml,"* || ",$extras," == *",all,"* ]]; then
     tf_version="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("tensorflow"))')"
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps "tf-keras~=${tf_version%.*}.0"
+fi
+
+# The catalogue tests run the shared suite against a real OpenSearch node
+# (tests/catalog/opensearch_node.py starts it from here; nothing is fetched at
+# test time).  The integ-test zip is OpenSearch without plugins, security or a
+# bundled JDK (it runs on the Java 17 above), and with only the transport module:
+# the modules the catalogue needs (geo: geo_shape; reindex: _reindex and
+# _delete_by_query) are assembled from their Maven Central jars, as in the full
+# distribution.  Every file is checked against the SHA-512 or SHA-1 Maven
+# Central publishes next to it; the zip's SHA-512 is also pinned here.
+OPENSEARCH_VERSION="2.19.6"
+OPENSEARCH_SHA512="8adbfaa13162b8d42b388ece6b39bfb7f1a349ab9c128d4eced78ba1dd43b5a10850b43b8aac19fa5ab11f4d5c355ddf6f6617514d6112b0936a1903005d1d36"
+MAVEN="https://repo1.maven.org/maven2"
+# Per module: its name, its plugin class, then group:artifact:version of its jars.
+OPENSEARCH_MODULES=(
+    "geo org.opensearch.geo.GeoModulePlugin org.opensearch.plugin:geo:${OPENSEARCH_VERSION}"
+    "reindex org.opensearch.index.reindex.ReindexPlugin
+        org.opensearch.plugin:reindex-client:${OPENSEARCH_VERSION}
+        org.opensearch.client:opensearch-rest-client:${OPENSEARCH_VERSION}
+        org.opensearch:opensearch-ssl-config:${OPENSEARCH_VERSION}
+        org.apache.httpcomponents:httpclient:4.5.14
+        org.apache.httpcomponents:httpcore:4.4.16
+        org.apache.httpcomponents:httpasyncclient:4.1.5
+        org.apache.httpcomponents:httpcore-nio:4.4.16
+        commons-codec:commons-codec:1.18.0
+        commons-logging:commons-logging:1.2"
+)
+
+# maven_fetch GROUP:ARTIFACT:VERSION EXT DEST: download one file, check its published digest.
+maven_fetch() {
+    local group artifact version
+    IFS=: read -r group artifact version <<<"$1"
+    local url="$MAVEN/${group//.//}/$artifact/$version/$artifact-$version.$2"
+    curl -fsSL --retry 3 -o "$3" "$url"
+    local algo want
+    for algo in sha512 sha1; do
+        if want="$(curl -fsSL --retry 3 "$url.$algo" 2>/dev/null)"; then
+            want="${want%% *}"
+            want="$(tr -d '[:space:]' <<<"$want")"
+            if [ "$("${algo}sum" "$3" | cut -d" " -f1)" = "$want" ]; then
+                return 0
+            fi
+            echo "eokg install: $algo mismatch for $url" >&2
+            return 1
+        fi
+    done
+    echo "eokg install: no published checksum for $url" >&2
+    return 1
+}
+
+vendor_opensearch() {
+    local dest=".vendor/opensearch-${OPENSEARCH_VERSION}"
+    if [ -x "$dest/bin/opensearch" ]; then
+        return 0
+    fi
+    echo "eokg install: OpenSearch ${OPENSEARCH_VERSION} (integ-test zip) for the tests -> $dest" >&2
+    mkdir -p .vendor
+    local tmp
+    tmp="$(mktemp -d .vendor/download.XXXXXX)"
+    maven_fetch "org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}" \
+        zip "$tmp/opensearch.zip"
+    if [ "$(sha512sum "$tmp/opensearch.zip" | cut -d" " -f1)" != "$OPENSEARCH_SHA512" ]; then
+        echo "eokg install: the OpenSearch zip is not the pinned one" >&2
+        return 1
+    fi
+    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
+        "$tmp/opensearch.zip" "$tmp"
+    local home="$tmp/opensearch-${OPENSEARCH_VERSION}"
+    chmod +x "$home/bin/"*
+    local spec name class coord
+    for spec in "${OPENSEARCH_MODULES[@]}"; do
+        read -r -a words <<<"$(tr '\n' ' ' <<<"$spec")"
+        name="${words[0]}"
+        class="${words[1]}"
+        mkdir -p "$home/modules/$name"
+        for coord in "${words[@]:2}"; do
+            maven_fetch "$coord" jar "$home/modules/$name/$(cut -d: -f2 <<<"$coord").jar"
+        done
+        printf '%s\n' \
+            "description=$name module, assembled by eokg scripts/install.sh from Maven Central" \
+            "version=${OPENSEARCH_VERSION}" "name=$name" "classname=$class" "java.version=11" \
+            "opensearch.version=${OPENSEARCH_VERSION}" "custom.foldername=" "extended.plugins=" \
+            "has.native.controller=false" >"$home/modules/$name/plugin-descriptor.properties"
+    done
+    rm -rf "$dest"
+    mv "$home" "$dest"  # the finished tree appears at once: a half download is never used
+    rm -rf "$tmp"
+}
+if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]]; then
+    vendor_opensearch
 fi

@@ -13,7 +13,7 @@ lint-imports
 "$PYTHON" - <<'PY'
 import sys
 import eokg, eokg.cli, eokg.config, eokg.errors  # noqa: E401,F401
-heavy = [m for m in ("pyspark", "tensorflow", "elasticsearch") if m in sys.modules]
+heavy = [m for m in ("pyspark", "tensorflow", "elasticsearch", "opensearchpy") if m in sys.modules]
 sys.exit(f"the core import pulled in {heavy}" if heavy else 0)
 PY
 "$PYTHON" -m pytest "$@"

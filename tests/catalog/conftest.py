@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import opensearch_node  # tests/catalog/opensearch_node.py
 import pytest
 
 from eokg.catalog.concepts import ConceptScheme
@@ -28,27 +30,35 @@ def everything(items) -> list[dict[str, Any]]:
     return items + extension_items()
 
 
-def _es_url() -> str | None:
-    return os.environ.get("EOKG_ES_URL")
+@pytest.fixture(scope="session")
+def es_url() -> Iterator[str]:
+    """The search server of the ``elasticsearch`` backend tests.
+
+    ``EOKG_ES_URL`` when set (your own Elasticsearch or OpenSearch); otherwise an
+    OpenSearch node from the distribution ``scripts/install.sh`` unpacked into
+    ``.vendor/``, started once per session on a free loopback port and killed at
+    the end (``opensearch_node``).  Without either, the tests are skipped.
+    """
+    url = os.environ.get("EOKG_ES_URL")
+    if url:
+        yield url
+        return
+    reason = opensearch_node.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    node = opensearch_node.OpenSearchNode().start()
+    try:
+        yield node.url
+    finally:
+        node.stop()
 
 
-@pytest.fixture(
-    params=[
-        "embedded",
-        pytest.param(
-            "elasticsearch",
-            marks=[
-                pytest.mark.es,
-                pytest.mark.skipif(
-                    not _es_url(), reason="EOKG_ES_URL is not set: no Elasticsearch to test"
-                ),
-            ],
-        ),
-    ]
-)
+@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.es)])
 def make_index(request, tmp_path, scheme):
     """Factory for an empty index of the parametrised backend."""
     opened = []
+    # the server is a setup matter: a missing one skips, a broken one errors the setup
+    url = request.getfixturevalue("es_url") if request.param == "elasticsearch" else None
 
     def factory():
         if request.param == "embedded":
@@ -59,7 +69,7 @@ def make_index(request, tmp_path, scheme):
             from eokg.catalog.es_index import EsIndex
 
             prefix = f"eokg-test-{uuid.uuid4().hex[:8]}"
-            index = EsIndex(_es_url(), prefix=prefix, concepts=scheme, refresh=True)
+            index = EsIndex(url, prefix=prefix, concepts=scheme, refresh=True)
         opened.append(index)
         return index
 

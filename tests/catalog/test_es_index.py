@@ -26,7 +26,7 @@ class FakeES:
         self.hits = hits
         self.searches = []
 
-    def search(self, index, **body):
+    def search(self, index, body):
         self.searches.append((index, body))
         size = body.get("size", 10)
         return {

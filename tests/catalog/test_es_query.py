@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eokg.catalog import es_query
+from eokg.catalog import cql2_parse, es_query
 from eokg.catalog.index import SearchRequest, SortField
 from eokg.catalog.items import prepare_item
 from eokg.catalog.samples import make_items
@@ -111,7 +111,8 @@ def test_search_body_core_semantic_sort_and_page():
         {"terms": {"concepts": ["x:nilas"]}},
     ]
     assert body["sort"] == [
-        {"properties.orbit": {"order": "desc", "missing": "_last"}},
+        # unmapped_type: a collection without orbit must not fail its shard
+        {"properties.orbit": {"order": "desc", "missing": "_last", "unmapped_type": "keyword"}},
         {"id": {"order": "asc", "missing": "_first"}},
         {"collection": {"order": "asc", "missing": "_first"}},
     ]
@@ -127,3 +128,30 @@ def test_document_and_template():
     mapping = template["template"]["mappings"]["properties"]
     assert mapping["geometry"]["type"] == "geo_shape"
     assert template["index_patterns"] == ["eokg-items-*"]
+
+
+def test_text_literal_on_numeric_field_follows_sqlite_type_order():
+    types = {"properties.orbit": frozenset({"integer"})}
+
+    def q(text):
+        return es_query.cql2_to_es(cql2_parse.filter_to_json(text, None), types=types)
+
+    none = es_query.MATCH_NONE
+    assert q("orbit = 'x'") == none
+    assert q("orbit <> 'x'") == {"exists": {"field": "properties.orbit"}}
+    assert q("orbit < 'x'") == {"exists": {"field": "properties.orbit"}}
+    assert q("orbit > 'x'") == none
+    assert q("orbit IN ('x', 3)") == {"terms": {"properties.orbit": [3]}}
+    assert q("orbit = 3") == {"term": {"properties.orbit": 3}}
+    sort = es_query.sort_clause(SearchRequest(sortby=[{"field": "orbit"}]), types)
+    assert sort[0]["properties.orbit"]["unmapped_type"] == "long"
+
+
+def test_temporal_between_two_literals_is_a_constant():
+    def q(text):
+        return es_query.cql2_to_es(cql2_parse.filter_to_json(text, None))
+
+    a = "INTERVAL('2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z')"
+    b = "INTERVAL('2025-03-01T00:00:00Z', '2025-04-01T00:00:00Z')"
+    assert q(f"T_INTERSECTS({a}, {b})") == es_query.MATCH_NONE
+    assert q(f"T_BEFORE({a}, {b})") == {"match_all": {}}

@@ -286,10 +286,7 @@ class _StubES:
         self.names = names
         self.searches = []
 
-    def options(self, **kwargs):
-        return self
-
-    def search(self, index, **body):
+    def search(self, index, body):
         self.searches.append(index)
         if index.endswith("-queryables"):
             name = body["query"]["term"]["name.keyword"]
