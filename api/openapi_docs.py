@@ -157,25 +157,23 @@ STAC_SEARCH_PARAMS = [
     param("q", "Free-text terms", _LIST),
     param("concepts", "SKOS concept IRIs; each expands to its narrower concepts", _LIST),
 ]
-_SEARCH_BODY = {
-    "type": "object",
-    "properties": {
-        "bbox": {"type": "array", "items": {"type": "number"}},
-        "intersects": {"type": "object"},
-        "datetime": {"type": "string"},
-        "ids": {"type": "array", "items": {"type": "string"}},
-        "collections": {"type": "array", "items": {"type": "string"}},
-        "limit": {"type": "integer", "minimum": 1},
-        "token": {"type": "string"},
-        "filter": {"oneOf": [{"type": "object"}, {"type": "string"}]},
-        "filter-lang": {"enum": ["cql2-text", "cql2-json"]},
-        "filter-crs": {"type": "string"},
-        "sortby": {"type": "array", "items": {"type": "object"}},
-        "fields": {"type": "object"},
-        "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "concepts": {"type": "array", "items": {"type": "string"}},
-    },
+_SEARCH_PROPERTIES: dict[str, Any] = {
+    "bbox": {"type": "array", "items": {"type": "number"}},
+    "intersects": {"type": "object"},
+    "datetime": {"type": "string"},
+    "ids": {"type": "array", "items": {"type": "string"}},
+    "collections": {"type": "array", "items": {"type": "string"}},
+    "limit": {"type": "integer", "minimum": 1},
+    "token": {"type": "string"},
+    "filter": {"oneOf": [{"type": "object"}, {"type": "string"}]},
+    "filter-lang": {"enum": ["cql2-text", "cql2-json"]},
+    "filter-crs": {"type": "string"},
+    "sortby": {"type": "array", "items": {"type": "object"}},
+    "fields": {"type": "object"},
+    "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "concepts": {"type": "array", "items": {"type": "string"}},
 }
+_SEARCH_BODY: dict[str, Any] = {"type": "object", "properties": _SEARCH_PROPERTIES}
 _JSON_BODY = {"required": False, "content": {"application/json": {"schema": _SEARCH_BODY}}}
 _FEATURES = {"type": "object", "required": ["type", "features"]}
 _AGG = [
@@ -198,9 +196,9 @@ STAC_AGGREGATE_POST: dict[str, Any] = {
         "content": {
             "application/json": {
                 "schema": {
-                    **_SEARCH_BODY,
+                    "type": "object",
                     "properties": {
-                        **_SEARCH_BODY["properties"],
+                        **_SEARCH_PROPERTIES,
                         "aggregations": {
                             "oneOf": [
                                 {"type": "string"},

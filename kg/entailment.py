@@ -12,7 +12,7 @@ typed twice still counts once, as it does in the entailed graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from eokg.kg.functions import RELATIONS
@@ -84,7 +84,9 @@ class GeoVocabulary:
             out += self._cache[key]
         return out
 
-    def _closure(self, top: str, built_in: dict[str, tuple[str, ...]], relation: str) -> list[str]:
+    def _closure(
+        self, top: str, built_in: Mapping[str, tuple[str, ...]], relation: str
+    ) -> list[str]:
         key = f"{relation} {top}"
         if key not in self._cache:
             closure = {top}

@@ -601,7 +601,7 @@ class GeoStore:
 
     def _query_pool(self) -> QueryPool | None:
         """The worker processes, started on first use (on-disk stores only)."""
-        if not self.cancels_queries:
+        if not self.cancels_queries or self.path is None:
             return None
         with self._pool_lock:
             if self._pool is None:
