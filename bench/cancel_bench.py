@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.procfs import cpu_seconds, descendants
 from eokg.errors import QueryTimeout
 from eokg.kg.source import QueryOptions
 from eokg.kg.store import GeoStore
 
 SLOW = (
-    "SELECT (COUNT(*) AS ?n) WHERE "
-    "{ ?a <http://x/p> ?b . ?c <http://x/p> ?d . ?e <http://x/p> ?f }"
+    "SELECT (COUNT(*) AS ?n) WHERE { ?a <http://x/p> ?b . ?c <http://x/p> ?d . ?e <http://x/p> ?f }"
 )
 QUICK = "ASK { <http://x/s7> <http://x/p> 7 }"
 
@@ -39,28 +39,9 @@ QUICK = "ASK { <http://x/s7> <http://x/p> 7 }"
 def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # children's time only counts once they are reaped; live workers' via /proc
-    live = 0.0
-    for pid in _children():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            live += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            continue
+    # reaped children count in RUSAGE_CHILDREN; live workers (grandchildren) via /proc
+    live = sum(cpu_seconds(pid) for pid in descendants(os.getpid()))
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + live
-
-
-def _children() -> list[int]:
-    me = str(os.getpid())
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1] == me:
-                    out.append(int(entry.name))
-            except (OSError, IndexError):
-                continue
-    return out
 
 
 def run(store: GeoStore, slow: int, seconds: float) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalog_bench import _bbox, _items, _month
+from bench.procfs import rss_mb
 from bench.spatial_bench import write_data
 
 GEO = "http://www.opengis.net/ont/geosparql#"
@@ -62,28 +63,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    """RSS of ``pid`` and its children (the query workers), in MB."""
-    total = 0
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == pid:
-                    pids.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    for one in pids:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 async def _drive(base: str, kind: str, clients: int, seconds: float) -> dict[str, Any]:
@@ -160,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             base = f"http://127.0.0.1:{port}"
             _wait(base, server)
             rows = []
-            rss_start = _rss_mb(server.pid)
+            rss_start = rss_mb(server.pid)
             for kind in KINDS:
                 single = asyncio.run(_drive(base, kind, 1, args.seconds / 2))
                 many = asyncio.run(_drive(base, kind, args.clients, args.seconds))
-                rows.append((kind, single, many, _rss_mb(server.pid)))
+                rows.append((kind, single, many, rss_mb(server.pid)))
             again = asyncio.run(_drive(base, "stac bbox+datetime", args.clients, args.seconds))
-            rows.append(("stac bbox+datetime, again", rows[0][1], again, _rss_mb(server.pid)))
+            rows.append(("stac bbox+datetime, again", rows[0][1], again, rss_mb(server.pid)))
             _report(rows, args, rss_start)
         finally:
             server.terminate()
