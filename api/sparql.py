@@ -32,6 +32,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from eokg.api import openapi_docs as docs
+from eokg.config import StoreSettings
 from eokg.errors import (
     EokgError,
     NotAcceptable,
@@ -401,12 +402,13 @@ def single_param(params: dict[str, list[str]], name: str) -> str | None:
 
 
 def _options(
-    params: dict[str, list[str]], default: str, named: str, entailment: bool = True
+    params: dict[str, list[str]], default: str, named: str, store: StoreSettings | None = None
 ) -> QueryOptions:
     return QueryOptions(
         default_graph_uris=list(params.get(default, [])),
         named_graph_uris=list(params.get(named, [])),
-        entailment=entailment,
+        entailment=store.entailment if store else True,
+        union_default_graph=store.union_default_graph if store else True,
     )
 
 
@@ -532,14 +534,15 @@ async def sparql_get(request: Request) -> Any:
     if len(query.encode("utf-8")) > limit:
         raise RequestTooLarge(f"the query is over the limit of {limit} bytes", where="query")
     check_limits(query)
-    options = _options(params, "default-graph-uri", "named-graph-uri", _entailment(request))
+    options = _options(params, "default-graph-uri", "named-graph-uri", _store_settings(request))
     if _wants_explain(params):
         return await _explain(request, query, options)
     return await _run_query(request, query, options, accept_of(request, params))
 
 
-def _entailment(request: Request) -> bool:
-    return bool(request.app.state.settings.store.entailment)
+def _store_settings(request: Request) -> StoreSettings:
+    settings: StoreSettings = request.app.state.settings.store
+    return settings
 
 
 @router.post(
@@ -564,12 +567,14 @@ async def sparql_post(request: Request) -> Any:
             return await _run_update(request, update, options)
         assert query is not None
         check_limits(query)
-        options = _options(params, "default-graph-uri", "named-graph-uri", _entailment(request))
+        options = _options(params, "default-graph-uri", "named-graph-uri", _store_settings(request))
         if _wants_explain(params):
             return await _explain(request, query, options)
         return await _run_query(request, query, options, accept_of(request, params))
     if content_type == SPARQL_QUERY:
-        options = _options(url_params, "default-graph-uri", "named-graph-uri", _entailment(request))
+        options = _options(
+            url_params, "default-graph-uri", "named-graph-uri", _store_settings(request)
+        )
         query = decode_text(body, "query")
         check_limits(query)
         if _wants_explain(url_params):

@@ -120,6 +120,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         default_graph_uris=list(args.graph),
         use_index=not args.no_index,
         entailment=settings.store.entailment and not args.no_entailment,
+        union_default_graph=settings.store.union_default_graph,
     )
     source = open_source(store_settings(settings, args.store))
     try:

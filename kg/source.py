@@ -43,6 +43,10 @@ class QueryOptions:
     use_index: bool = True
     # GeoSPARQL RDFS entailment (class/property hierarchy); on by default.
     entailment: bool = True
+    # A query naming no graph sees every graph (Jena's unionDefaultGraph).  False:
+    # the default graph is the store's own default graph, as plain SPARQL 1.1
+    # stores and the W3C test suites have it.
+    union_default_graph: bool = True
 
 
 @runtime_checkable

@@ -84,6 +84,8 @@ class Prologue:
         if self.base and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", iri):
             from urllib.parse import urljoin
 
+            if iri.startswith("#"):  # urljoin drops an empty fragment; RFC 3986 keeps "#"
+                return self.base.split("#", 1)[0] + iri
             return urljoin(self.base, iri)
         return iri
 
@@ -305,7 +307,11 @@ class Writer:
             return parts[0] if len(parts) == 1 else "(" + "/".join(parts) + ")"
         if name == "PathElt":
             inner = self.path(node["part"])
-            return f"{inner}{node['mod']}" if _get(node, "mod") else inner
+            if not _get(node, "mod"):
+                return inner
+            if inner[-1] in "*+?" or inner.startswith("^"):  # (p*)* is not p**
+                inner = f"({inner})"
+            return f"{inner}{node['mod']}"
         if name == "PathEltOrInverse":
             return f"^{self.path(node['part'])}"
         if name == "InversePath":
@@ -343,7 +349,8 @@ class Writer:
             op = str(node["op"])
             other = node["other"]
             if op in ("IN", "NOT IN"):
-                items = ", ".join(self.expr(o) for o in (other or []))
+                # rdflib gives an empty list as rdf:nil, a URIRef (a str: do not iterate it)
+                items = ", ".join(self.expr(o) for o in other) if _is_seq(other) else ""
                 return f"({left} {op} ({items}))"
             return f"({left} {op} {self.expr(other)})"
         if name in ("AdditiveExpression", "MultiplicativeExpression"):
@@ -544,6 +551,11 @@ class Writer:
             self.in_template = False
 
     def query(self, tree: SyntaxTree, projection_override: list[str] | None = None) -> str:
+        # IRIs are written absolute, but IRI("x") and URI("x") resolve against BASE.
+        base = f"BASE <{tree.prologue.base}>\n" if tree.prologue.base else ""
+        return base + self._query(tree, projection_override)
+
+    def _query(self, tree: SyntaxTree, projection_override: list[str] | None = None) -> str:
         node = tree.query
         name = node.name
         if name == "SelectQuery":

@@ -520,7 +520,7 @@ class GeoStore:
         kwargs: dict[str, Any] = {}
         if options.default_graph_uris:
             kwargs["default_graph"] = _graph_nodes(options.default_graph_uris, "default-graph-uri")
-        elif not has_dataset:
+        elif not has_dataset and options.union_default_graph:
             # Each dataset lives in its own named graph; a query that names no
             # graph sees them all, as users of a knowledge graph expect
             # (Jena's unionDefaultGraph, GraphDB's default).  FROM / FROM NAMED
@@ -591,7 +591,11 @@ class GeoStore:
         task = Task(
             plan.text,
             self._write_lock.revision,
-            union_default_graph=not options.default_graph_uris and not plan.has_dataset,
+            union_default_graph=(
+                options.union_default_graph
+                and not options.default_graph_uris
+                and not plan.has_dataset
+            ),
             default_graphs=tuple(options.default_graph_uris or ()),
             named_graphs=tuple(options.named_graph_uris or ()),
             cap=options.max_results,

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 PYTHON="$PYTHON" scripts/install.sh all,dev
+# the W3C SPARQL suites tests/kg/test_w3c_sparql.py runs (from PyPI, pinned; see the script)
+PYTHON="$PYTHON" scripts/vendor_testsuites.sh
 export PYSPARK_PYTHON="$(command -v "$PYTHON")"
 
 "$PYTHON" -m ruff check .

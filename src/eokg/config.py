@@ -41,6 +41,9 @@ class StoreSettings(BaseModel):
     # GeoSPARQL RDFS entailment: geo:Feature finds subclass instances, geo:hasGeometry
     # its subproperties.  Switch off for plain SPARQL semantics.
     entailment: bool = True
+    # A query that names no graph (no FROM, no default-graph-uri) sees the union of
+    # all graphs; false gives plain SPARQL 1.1 semantics (the store's default graph).
+    union_default_graph: bool = True
     # Worker processes evaluating queries that have a timeout (the API's), for an
     # on-disk store: a timed-out query is killed instead of running on. 0: threads.
     query_workers: int = Field(default=2, ge=0, le=64)

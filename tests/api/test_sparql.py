@@ -225,6 +225,19 @@ def test_default_and_named_graph_parameters(client: TestClient) -> None:
     assert _solutions(named, pyoxigraph.QueryResultsFormat.JSON) == [{"g": G1}]
 
 
+def test_union_default_graph_can_be_switched_off(make_client: Any) -> None:
+    """store.union_default_graph=false: plain SPARQL 1.1, the default graph is its own."""
+    client = make_client()
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    union = client.get("/sparql", params={"query": query})
+    assert _solutions(union, pyoxigraph.QueryResultsFormat.JSON) == [{"n": str(ALL_TRIPLES)}]
+    client.app.state.settings.store.union_default_graph = False  # type: ignore[attr-defined]
+    own = client.get("/sparql", params={"query": query})
+    assert _solutions(own, pyoxigraph.QueryResultsFormat.JSON) == [{"n": "0"}]
+    named = client.get("/sparql", params={"query": query, "default-graph-uri": G2})
+    assert _solutions(named, pyoxigraph.QueryResultsFormat.JSON) == [{"n": "6"}]
+
+
 def test_large_result_streams_past_the_first_page(make_client: Any) -> None:
     client = make_client()
     client.app.state.settings.store.page_size = 7  # type: ignore[attr-defined]
