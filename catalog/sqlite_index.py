@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -337,9 +337,11 @@ class SqliteIndex:
                 conn.executemany("INSERT OR IGNORE INTO queryables VALUES (?, ?, ?)", fresh)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"batch write failed: {exc}", where=self.path) from exc
+                    raise StoreError(
+                        f"batch write failed, earlier batches are kept: {exc}", where=self.path
+                    ) from exc
                 raise
             self._known_queryables.update((q[0], q[1]) for q in fresh)
             self._queryable_names.update(q[1] for q in fresh)
@@ -748,3 +750,16 @@ class SqliteIndex:
             rows = self._conn.execute(f"SELECT {ITEM_SQL} FROM items i ORDER BY i.rowid").fetchall()
         for (doc,) in rows:
             yield json.loads(doc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo a failed batch without hiding why it failed.
+
+    SQLite rolls a transaction back by itself after some errors (SQLITE_FULL:
+    "database or disk is full", I/O errors), and a ROLLBACK then fails with
+    "cannot rollback - no transaction is active", which would replace the real
+    error in the report.
+    """
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):  # the original error is worth reporting
+            conn.execute("ROLLBACK")

@@ -68,6 +68,7 @@ from eokg.kg.sparql_syntax import (
     mentions_geosparql,
     parse_query,
     raw_part,
+    scoped_groups,
     walk_groups,
 )
 from eokg.kg.spatial_index import parse_literals
@@ -135,6 +136,9 @@ class IndexLike(Protocol):
 
     def __len__(self) -> int: ...
     def select(self, relation: str, constant: Any, *, constant_first: bool) -> list[str]: ...
+    def select_per_literal(
+        self, relation: str, constant: Any, *, constant_first: bool, pad: float
+    ) -> tuple[list[str], bool]: ...
     def bbox_candidates(self, bounds: tuple[float, float, float, float]) -> list[str]: ...
 
 
@@ -150,6 +154,7 @@ class _Triple:
     text: str  # SPARQL text of the pattern (a triple, or an entailment subquery)
     variables: frozenset[str]
     geometry_var: str | None = None  # object variable bound to a geometry literal
+    block: int | None = None  # the group part (triples block) it is written in; None: nested
 
 
 @dataclass
@@ -176,11 +181,18 @@ class Planner:
         *,
         entailment: bool = True,
         use_index: bool = True,
+        union_dataset: bool = False,
     ) -> None:
+        """``union_dataset``: the query will be evaluated over the union of all graphs,
+        as ``fetch`` is, so a join side ``fetch`` evaluated is exactly what the
+        query's patterns would give and may replace them (``_bind_join``)."""
         self.index = index
         self.fetch = fetch
         self.entailment = entailment
         self.use_index = use_index
+        self.union_dataset = union_dataset
+        self._scoped: set[int] = set()  # groups another active graph or EXISTS scope
+        self._over_union = False  # this query's dataset is the union (no FROM)
         self._fresh = itertools.count()
         self.vocab = GeoVocabulary(fetch, self._fresh)
 
@@ -203,6 +215,8 @@ class Planner:
         plan.parsed = True
         plan.parse_seconds = time.perf_counter() - started
         plan.has_dataset = bool(_get(tree.query, "datasetClause"))
+        self._scoped = scoped_groups(tree.query)
+        self._over_union = self.union_dataset and not plan.has_dataset
         writer = Writer(tree.prologue)
         projection = None
         if tree.query.name == "SelectQuery" and not _get(tree.query, "projection"):
@@ -247,6 +261,9 @@ class Planner:
                     _Triple(text, frozenset(vars_of(s, p, o)), geometry_object(writer, p, o))
                 )
                 texts.append(text)
+            block = len(new_parts)
+            for t in triples[len(triples) - len(texts) :]:
+                t.block = block
             new_parts.append(raw_part(" ".join(texts)))
         if changed or expansions:
             parts = new_parts
@@ -260,7 +277,24 @@ class Planner:
         if not self.use_index:
             return changed
         triples += self._nested_triples(parts, writer)
-        return self._plan_spatial(group, parts, triples, [], writer, plan) or changed
+        bindable = self._bindable(group, new_parts)
+        return (
+            self._plan_spatial(group, new_parts if bindable else parts, triples, [], writer, plan,
+                               bindable=bindable)
+            or changed
+        )
+
+    #: Parts a group may hold for its join sides to be replaced by their rows: the
+    #: triples move into a VALUES block at the front, which keeps the meaning only
+    #: where nothing evaluates in order against them (BIND) or in another scope.
+    _BINDABLE_PARTS = frozenset({"RawText", "Filter", "OptionalGraphPattern", "MinusGraphPattern"})
+
+    def _bindable(self, group: Any, parts: list[Any]) -> bool:
+        return (
+            self._over_union
+            and id(group) not in self._scoped
+            and all(p.name in self._BINDABLE_PARTS for p in parts)
+        )
 
     def _split_paths(self, flat: list[Any], writer: Writer) -> Iterator[tuple[Any, Any, Any]]:
         """The block's triples, entailment-relevant step sequences split at fresh variables.
@@ -453,6 +487,8 @@ class Planner:
         synthetic: list[_Spatial],
         writer: Writer,
         plan: Plan,
+        *,
+        bindable: bool = False,
     ) -> bool:
         geo_vars = {t.geometry_var for t in triples if t.geometry_var}
         if not geo_vars or len(self.index) == 0:
@@ -491,14 +527,20 @@ class Planner:
             if exact:
                 drops.add((item.part, item.conjunct))
         values: list[tuple[str, list[str]]] = []  # (head, rows) of each VALUES block
+        bound: list[_Triple] = []  # triples a join's rows replace
         for item in found:
             if item.kind != "join" or item.other is None:
                 continue
-            joined = self._join(item, triples, selected, plan)
-            if joined is None:
-                continue
-            pairs, exact = joined
-            values.append((f"(?{item.var} ?{item.other})", [f"({a} {b})" for a, b in pairs]))
+            rows = self._bind_join(item, triples, selected, plan) if bindable else None
+            if rows is not None:
+                head, body, exact, bound = rows
+                values.append((head, body))
+            else:
+                joined = self._join(item, triples, selected, plan)
+                if joined is None:
+                    continue
+                pairs, exact = joined
+                values.append((f"(?{item.var} ?{item.other})", [f"({a} {b})" for a, b in pairs]))
             selected.pop(item.var, None)
             selected.pop(item.other, None)
             if exact:
@@ -517,6 +559,12 @@ class Planner:
                 continue
             if part.name == "RawText" and (i, 0) in drops:
                 continue  # a synthetic filter answered exactly
+            if bound and part.name == "RawText":
+                gone = {id(t) for t in bound}
+                kept_triples = [t.text for t in triples if t.block == i and id(t) not in gone]
+                if kept_triples:
+                    rest.append(raw_part(" ".join(kept_triples)))
+                continue
             rest.append(part)
         dict.__setitem__(group, "part", _with_values(values, rest))
         return True
@@ -538,6 +586,10 @@ class Planner:
                 )
             minx, miny, maxx, maxy = shapely.bounds(shape)
             pad = 1e-3 * max(maxx - minx, maxy - miny, 1.0)
+            if constant.is_wgs84:  # exactness per literal: only reprojected ones keep the filter
+                return self.index.select_per_literal(
+                    item.relation, shape, constant_first=item.constant_first, pad=pad
+                )
             padded = (minx - pad, miny - pad, maxx + pad, maxy + pad)
             return self.index.bbox_candidates(padded), False
         box = distance_box(shape, item.limit, item.uom)
@@ -606,6 +658,76 @@ class Planner:
         pairs = zip(li.tolist(), ri.tolist(), strict=True)
         return [(str(left[a]), str(right[b])) for a, b in pairs], exact
 
+    def _bind_join(
+        self,
+        item: _Spatial,
+        triples: list[_Triple],
+        selected: dict[str, set[str]],
+        plan: Plan,
+    ) -> tuple[str, list[str], bool, list[_Triple]] | None:
+        """A join whose sides' rows replace their patterns: ``(head, rows, exact, triples)``.
+
+        Each side's patterns are evaluated once, with every variable they bind,
+        and joined on their literals; the pairs' full rows go into the query as
+        one VALUES block and those patterns leave it, so Oxigraph does not look
+        every pair's subjects up again (at 86k pairs among 1.1M geometries that
+        lookup was 4/5 of the join).  Only for top-level triples of a group over
+        the union dataset (``_bindable``), and not where a row holds a blank
+        node, which VALUES cannot carry; None then, and ``_join`` runs instead.
+        """
+        import pyoxigraph
+
+        assert item.other is not None
+        if item.relation in DISJOINT_RELATIONS:
+            return None
+        left_c = _component(triples, item.var)
+        right_c = _component(triples, item.other)
+        both = left_c + right_c
+        if set(map(id, left_c)) & set(map(id, right_c)) or any(t.block is None for t in both):
+            return None
+        started = time.perf_counter()
+        sides = []
+        for component, var in ((left_c, item.var), (right_c, item.other)):
+            names = sorted(set().union(*(t.variables for t in component)))
+            rows = self.fetch(
+                f"SELECT {' '.join('?' + n for n in names)} WHERE {{ "
+                + " ".join(t.text for t in component)
+                + " }"
+            )
+            if any(isinstance(term, pyoxigraph.BlankNode) for row in rows for term in row):
+                return None
+            at = names.index(var)
+            keep = selected.get(var)
+            groups: dict[Any, list[str]] = {}
+            for row in rows:
+                if row[at] is not None and _keep(str(row[at]), keep):
+                    groups.setdefault(row[at], []).append(
+                        " ".join("UNDEF" if t is None else str(t) for t in row)
+                    )
+            sides.append((names, groups))
+        (lnames, lgroups), (rnames, rgroups) = sides
+        left, right = sorted(lgroups, key=str), sorted(rgroups, key=str)
+        lshapes, lexact = _shapes(left)
+        rshapes, rexact = _shapes(right)
+        exact = lexact and rexact
+        li, ri = tree_join(item.relation, lshapes, rshapes, exact=exact)
+        body = [
+            f"({a} {b})"
+            for i, j in zip(li.tolist(), ri.tolist(), strict=True)
+            for a in lgroups[left[i]]
+            for b in rgroups[right[j]]
+        ]
+        step = Step(_describe(item), "join", True, [item.var, item.other])
+        step.note = "sides fetched once; their rows replace their patterns"
+        step.candidates = {item.var: len(left), item.other: len(right)}
+        step.pairs = len(li)
+        step.dropped_filter = exact
+        step.invalid_literals = int(count_none(lshapes) + count_none(rshapes))
+        step.seconds = time.perf_counter() - started
+        plan.steps.append(step)
+        head = "(" + " ".join(f"?{n}" for n in lnames + rnames) + ")"
+        return head, body, exact, both
+
     def _side(self, component: list[_Triple], var: str, keep: set[str] | None) -> list[Any]:
         rows = self.fetch(
             f"SELECT DISTINCT ?{var} WHERE {{ " + " ".join(t.text for t in component) + " }"
@@ -626,9 +748,11 @@ VALUES_CHUNK = 500
 def _with_values(values: list[tuple[str, list[str]]], rest: list[Any]) -> list[Any]:
     """The group's parts with the index answers injected as VALUES.
 
-    The largest block, when over ``VALUES_CHUNK`` rows, is split into a UNION of
-    branches, each the whole group joined with one chunk: the group joined with
-    the block's rows is the union of the group joined with disjoint parts of them.
+    The largest block, when over ``VALUES_CHUNK`` rows and joined with patterns,
+    is split into a UNION of branches, each the whole group joined with one
+    chunk: the group joined with the block's rows is the union of the group
+    joined with disjoint parts of them.  A block that only filters (a join's
+    rows that replaced its patterns) stays whole: there is nothing to probe.
     """
     from rdflib.plugins.sparql.parserutils import CompValue
 
@@ -638,7 +762,8 @@ def _with_values(values: list[tuple[str, list[str]]], rest: list[Any]) -> list[A
     largest = max(range(len(values)), key=lambda i: len(values[i][1]))
     head, rows = values[largest]
     others = [block(h, r) for i, (h, r) in enumerate(values) if i != largest]
-    if len(rows) <= VALUES_CHUNK:
+    patterns = bool(others) or any(part.name != "Filter" for part in rest)
+    if len(rows) <= VALUES_CHUNK or not patterns:
         return [block(head, rows), *others, *rest]
     branches = [
         CompValue(
@@ -647,7 +772,26 @@ def _with_values(values: list[tuple[str, list[str]]], rest: list[Any]) -> list[A
         )
         for i in range(0, len(rows), VALUES_CHUNK)
     ]
-    return [CompValue("GroupOrUnionGraphPattern", graph=branches)]
+    return [_balanced_union(branches)]
+
+
+def _balanced_union(branches: list[Any]) -> Any:
+    """``{A} UNION {B} UNION ...`` as a balanced tree of binary unions.
+
+    Oxigraph passes each row of a UNION chain through every enclosing union
+    operator, so a left-deep chain of n branches costs rows x n: 200 branches
+    of 100 rows took 6.0 s as a chain and 0.55 s balanced (bench/README.md).
+    """
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    if len(branches) <= 2:
+        return CompValue("GroupOrUnionGraphPattern", graph=branches)
+    middle = len(branches) // 2
+    halves = [
+        CompValue("GroupGraphPatternSub", part=[_balanced_union(half)])
+        for half in (branches[:middle], branches[middle:])
+    ]
+    return CompValue("GroupOrUnionGraphPattern", graph=halves)
 
 
 def _distinct(terms: Iterable[Any]) -> list[Any]:
@@ -678,6 +822,11 @@ class _NoIndex:
 
     def select(self, relation: str, constant: Any, *, constant_first: bool) -> list[str]:
         return []
+
+    def select_per_literal(
+        self, relation: str, constant: Any, *, constant_first: bool, pad: float
+    ) -> tuple[list[str], bool]:
+        return [], True
 
     def bbox_candidates(self, bounds: tuple[float, float, float, float]) -> list[str]:
         return []

@@ -629,6 +629,29 @@ def raw_part(text: str) -> Any:
     return CompValue("RawText", text=text)
 
 
+#: Parts whose groups are evaluated against another active graph (GRAPH) or per
+#: outer solution (EXISTS): what holds over the query's dataset may not hold there.
+_SCOPING = frozenset({"GraphGraphPattern", "Builtin_EXISTS", "Builtin_NOTEXISTS"})
+
+
+def scoped_groups(node: Any, inside: bool = False) -> set[int]:
+    """``id``s of the GroupGraphPatternSubs under a GRAPH, EXISTS or NOT EXISTS."""
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    found: set[int] = set()
+    if isinstance(node, CompValue):
+        if inside and node.name == "GroupGraphPatternSub":
+            found.add(id(node))
+        inside = inside or node.name in _SCOPING
+        for key, value in node.items():
+            if key != "_vars":
+                found |= scoped_groups(value, inside)
+    elif _is_seq(node):
+        for value in node:
+            found |= scoped_groups(value, inside)
+    return found
+
+
 def walk_groups(node: Any) -> Iterator[Any]:
     """Every GroupGraphPatternSub under ``node``, outermost first (EXISTS and subqueries too)."""
     from rdflib.plugins.sparql.parserutils import CompValue

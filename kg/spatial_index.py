@@ -552,7 +552,36 @@ class SpatialIndex:
         hits = np.asarray(mask, dtype=bool)
         return [text for (text, _), hit in zip(rows, hits, strict=True) if hit]
 
-    def _box_rows(self, bounds: tuple[float, ...], columns: str) -> list[tuple[Any, Any]]:
+    def select_per_literal(
+        self, relation: str, constant: Any, *, constant_first: bool, pad: float
+    ) -> tuple[list[str], bool]:
+        """``select`` for an index holding reprojected shapes: ``(terms, exact)``.
+
+        Literals stored as themselves (CRS84 / EPSG:4326) are answered exactly;
+        a reprojected one whose box meets the constant's box grown by ``pad``
+        degrees is returned as a candidate, since its CRS84 shape is only
+        approximate.  ``exact`` is True when no such candidate came back, so the
+        caller may drop its FILTER for this query even though the index as a
+        whole is not exact.  Relations in ``DISJOINT_RELATIONS`` are not for this.
+        """
+        import numpy as np
+        import shapely
+
+        from eokg.kg.functions import relation_holds
+
+        minx, miny, maxx, maxy = shapely.bounds(constant).tolist()
+        box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+        rows = self._box_rows(box, "g.term, g.wkb, g.native")
+        native = [(text, wkb) for text, wkb, own in rows if own]
+        foreign = [text for text, _, own in rows if not own]
+        if native:
+            shapes = shapely.from_wkb([wkb for _, wkb in native])
+            args = (constant, shapes) if constant_first else (shapes, constant)
+            hits = np.asarray(relation_holds(relation, *args), dtype=bool)
+            native = [row for row, hit in zip(native, hits, strict=True) if hit]
+        return [text for text, _ in native] + foreign, not foreign
+
+    def _box_rows(self, bounds: tuple[float, ...], columns: str) -> list[Any]:
         minx, miny, maxx, maxy = (float(v) for v in bounds)
         if any(math.isnan(v) for v in (minx, miny, maxx, maxy)):
             return []  # an empty shape meets nothing

@@ -478,6 +478,7 @@ class GeoStore:
             self._fetch_union,
             entailment=options.entailment,
             use_index=options.use_index,
+            union_dataset=options.union_default_graph and not options.default_graph_uris,
         )
         plan = planner.plan(sparql)
         self.last_plan = plan

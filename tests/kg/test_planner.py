@@ -199,6 +199,77 @@ def test_join_across_crs(store: GeoStore, cls: str, exact: bool) -> None:
     assert join.dropped_filter is exact and join.pairs
 
 
+BIND_JOIN = "sides fetched once; their rows replace their patterns"
+JOIN_SIDES = "?f a ex:Footprint ; geo:hasGeometry/geo:asWKT ?w1 . ?c a ex:Cell ; geo:hasDefaultGeometry/geo:asWKT ?w2 ."
+
+
+@pytest.mark.parametrize(
+    ("query", "replaced"),
+    [
+        (f"SELECT ?f ?c WHERE {{ {JOIN_SIDES} FILTER(geof:sfIntersects(?w1, ?w2)) }}", True),
+        (f"SELECT * WHERE {{ {JOIN_SIDES} ?f ex:name ?n FILTER(geof:sfIntersects(?w1, ?w2)) }}", True),
+        (f"SELECT ?f ?c ?n WHERE {{ {JOIN_SIDES} OPTIONAL {{ ?c ex:name ?n }} FILTER(geof:sfOverlaps(?w1, ?w2)) }}", True),
+        (f"SELECT ?f (COUNT(?c) AS ?n) WHERE {{ {JOIN_SIDES} FILTER(geof:sfIntersects(?w1, ?w2)) }} GROUP BY ?f", True),
+        # BIND evaluates in order against what precedes it: the patterns stay
+        (f"SELECT ?f ?c ?x WHERE {{ {JOIN_SIDES} BIND(STR(?f) AS ?x) FILTER(geof:sfIntersects(?w1, ?w2)) }}", False),
+        # another active graph, or another dataset, than the one the sides were fetched from
+        (f"SELECT ?f ?c WHERE {{ GRAPH ?g {{ {JOIN_SIDES} FILTER(geof:sfIntersects(?w1, ?w2)) }} }}", False),
+        (f"SELECT ?f ?c FROM <http://ex/g> WHERE {{ {JOIN_SIDES} FILTER(geof:sfIntersects(?w1, ?w2)) }}", False),
+        (f"ASK {{ ?x a ex:Other FILTER EXISTS {{ {JOIN_SIDES} FILTER(geof:sfIntersects(?w1, ?w2)) }} }}", False),
+    ],
+)
+def test_join_rows_replace_the_side_patterns_only_where_that_keeps_the_meaning(
+    store: GeoStore, query: str, replaced: bool
+) -> None:
+    plan = check(store, query, {"join"})
+    notes = [s.note for s in plan.steps if s.kind == "join"]
+    assert (BIND_JOIN in notes) is replaced, notes
+
+
+def test_selection_exactness_is_per_literal(tmp_path: Path) -> None:
+    """One reprojected literal in the store keeps the FILTER only where it is a candidate."""
+    mercator = "<http://www.opengis.net/def/crs/EPSG/0/3857> POINT(2226389.8 12932243.1)"  # 20E 75N
+    data = tmp_path / "mixed.ttl"
+    data.write_text(
+        f"@prefix geo: <{GEO}> . @prefix ex: <http://ex/> .\n"
+        'ex:a geo:hasGeometry ex:ag . ex:ag geo:asWKT "POLYGON((0 70, 2 70, 2 72, 0 72, 0 70))"^^geo:wktLiteral .\n'
+        'ex:b geo:hasGeometry ex:bg . ex:bg geo:asWKT "POINT(20.5 75.2)"^^geo:wktLiteral .\n'
+        f'ex:m geo:hasGeometry ex:mg . ex:mg geo:asWKT "{mercator}"^^geo:wktLiteral .\n'
+    )
+    geo = GeoStore()
+    geo.load([data])
+    assert not geo._index.exact
+    far = 'SELECT ?f WHERE { ?f geo:hasGeometry/geo:asWKT ?w FILTER(geof:sfIntersects(?w, "POLYGON((-1 69, 3 69, 3 73, -1 73, -1 69))"^^geo:wktLiteral)) }'
+    near = 'SELECT ?f WHERE { ?f geo:hasGeometry/geo:asWKT ?w FILTER(geof:sfIntersects(?w, "POLYGON((19 74, 21 74, 21 76, 19 76, 19 74))"^^geo:wktLiteral)) }'
+    for query, dropped, found in ((far, True, {"<http://ex/a>"}), (near, False, {"<http://ex/b>", "<http://ex/m>"})):
+        plan = check(geo, query, {"selection"})
+        assert [s.dropped_filter for s in plan.steps if s.kind == "selection"] == [dropped]
+        assert {row[0] for row in rows(geo, query)} == found  # type: ignore[union-attr]
+
+
+def test_join_rows_keep_multiplicity_and_refuse_blank_nodes(tmp_path: Path) -> None:
+    """Rows are fetched as a bag (a feature with two names joins twice); a blank-node
+    subject cannot go into VALUES, so that join keeps its patterns."""
+    data = tmp_path / "bag.ttl"
+    data.write_text(
+        f"@prefix geo: <{GEO}> . @prefix ex: <http://ex/> .\n"
+        f'ex:a a ex:Footprint ; ex:name "a", "alpha" ; geo:hasGeometry ex:ag . ex:ag geo:asWKT "POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))"^^geo:wktLiteral .\n'
+        f'_:b a ex:Footprint ; ex:name "b" ; geo:hasGeometry ex:bg . ex:bg geo:asWKT "POLYGON((5 5, 6 5, 6 6, 5 6, 5 5))"^^geo:wktLiteral .\n'
+        f'ex:c a ex:Cell ; geo:hasGeometry ex:cg . ex:cg geo:asWKT "POINT(1 1)"^^geo:wktLiteral .\n'
+        f'ex:d a ex:Cell ; geo:hasGeometry ex:dg . ex:dg geo:asWKT "POINT(5.5 5.5)"^^geo:wktLiteral .\n'
+    )
+    geo = GeoStore()
+    geo.load([data], graph="http://ex/bag")
+    named = "SELECT ?n ?c WHERE { ex:a ex:name ?n . ?f ex:name ?n ; geo:hasGeometry/geo:asWKT ?w1 . ?c a ex:Cell ; geo:hasGeometry/geo:asWKT ?w2 FILTER(geof:sfContains(?w1, ?w2)) }"
+    plan = check(geo, named, {"join"})
+    assert rows(geo, named) == Counter({('"a"', "<http://ex/c>"): 1, ('"alpha"', "<http://ex/c>"): 1})
+    assert [s.note for s in plan.steps if s.kind == "join"] == [BIND_JOIN]
+    blank = "SELECT ?f ?c WHERE { ?f a ex:Footprint ; ex:name ?n ; geo:hasGeometry/geo:asWKT ?w1 . ?c a ex:Cell ; geo:hasGeometry/geo:asWKT ?w2 FILTER(geof:sfContains(?w1, ?w2)) }"
+    plan = check(geo, blank, {"join"})
+    assert sum(rows(geo, blank).values()) == 3  # type: ignore[union-attr]
+    assert BIND_JOIN not in [s.note for s in plan.steps if s.kind == "join"]
+
+
 @pytest.mark.parametrize(
     "bound",
     [
