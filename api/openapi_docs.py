@@ -15,6 +15,9 @@ from typing import Any
 from eokg.kg.results import RDF_MEDIA_TYPES, RESULTS_MEDIA_TYPES
 
 PROBLEM_JSON = "application/problem+json"
+#: the media type ``/openapi.json`` answers with and the STAC ``service-desc`` link
+#: announces (FastAPI writes OpenAPI 3.1).
+OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.1"
 GEOJSON = "application/geo+json"
 SCHEMA_JSON = "application/schema+json"
 

@@ -119,6 +119,8 @@ def _check(query: SemanticQuery) -> SemanticQuery:
         raise QueryError("give free text 'q' and/or a 'concept' IRI", where="q")
     if not 1 <= query.limit <= MAX_LIMIT:
         raise QueryError(f"limit must be between 1 and {MAX_LIMIT}", where="limit")
+    if query.bbox is not None and query.intersects is not None:
+        raise QueryError("give bbox or intersects, not both", where="intersects")
     if query.bbox is not None:
         _check_bbox(query.bbox)
     if query.datetime:
@@ -236,7 +238,8 @@ def _epoch(text: str | None) -> float | None:
 
 def catalogue_hits(
     index: Any, query: SemanticQuery, expansion: dict[str, tuple[str, int, str]]
-) -> list[Hit]:
+) -> tuple[list[Hit], int]:
+    """The catalogue's best ``limit`` items, and how many items match in all."""
     from eokg.catalog.index import SearchRequest
     from eokg.catalog.items import CONCEPTS_PROPERTY
 
@@ -269,7 +272,7 @@ def catalogue_hits(
                 reason["depth"] = expansion[match.via][1]
             hit.why.append(reason)
         hits.append(hit)
-    return hits
+    return hits, page.matched if page.matched is not None else len(hits)
 
 
 def graph_sparql(query: SemanticQuery, expansion: dict[str, tuple[str, int, str]]) -> str:
@@ -323,13 +326,11 @@ def graph_hits(
                 continue
         hit = hits.get(feature)
         if hit is None:
-            origins = result.origins.get(feature) or ["federation"]
             hit = Hit(
                 id=feature,
                 kind="feature",
                 title=row["label"].value if row.get("label") is not None else None,
                 datetime=date,
-                sources={_source_name(engine, o) for o in origins},
             )
             hits[feature] = hit
         hit.concepts.add(concept)
@@ -342,11 +343,49 @@ def graph_hits(
                 "property": row["prop"].value,
                 "depth": depth,
                 "requested_as": how,
-                "source": ", ".join(sorted(hit.sources)),
             }
         )
         expansion.setdefault(concept, (root, depth, how))
+    _name_sources(engine, list(hits.values()), result.origins)
+    for hit in hits.values():
+        for reason in hit.why:
+            reason["source"] = ", ".join(sorted(hit.sources))
     return list(hits.values()), dict(result.failed)
+
+
+def _name_sources(engine: Any, hits: list[Hit], origins: dict[str, list[str]]) -> None:
+    """Each hit's ``graph:<local>`` / ``federation:<source>`` names.
+
+    The engine does not always record which member answered (it did not with the
+    local store alone), so a hit without a recorded origin is asked of the local
+    members directly; one still unplaced is ``federation`` (some member of it).
+    """
+    unplaced = [h.id for h in hits if not origins.get(h.id)]
+    found = dict(origins)
+    if unplaced:
+        found.update(_local_holders(engine, unplaced))
+    for hit in hits:
+        names = found.get(hit.id)
+        hit.sources = {_source_name(engine, n) for n in names} if names else {"federation"}
+
+
+def _local_holders(engine: Any, features: list[str]) -> dict[str, list[str]]:
+    """feature IRI -> the local members whose store has it as a subject."""
+    from eokg.kg.federation.sources import LocalMember
+
+    members = list(engine.members)
+    if len(members) == 1:
+        return {f: [members[0].name] for f in features}
+    held: dict[str, list[str]] = {}
+    values = " ".join(f"<{f}>" for f in features if ">" not in f and " " not in f)
+    query = f"SELECT DISTINCT ?f WHERE {{ VALUES ?f {{ {values} }} ?f ?p ?o }}"
+    for member in members:
+        if not isinstance(member, LocalMember) or not values:
+            continue
+        rows = member.store.query(query)
+        for row in rows:
+            held.setdefault(row["f"].value, []).append(member.name)
+    return held
 
 
 def _source_name(engine: Any, member_name: str) -> str:
@@ -354,11 +393,8 @@ def _source_name(engine: Any, member_name: str) -> str:
 
     for member in engine.members:
         if member.name == member_name:
-            return (
-                f"graph:{member_name}"
-                if isinstance(member, LocalMember)
-                else (f"federation:{member_name}")
-            )
+            kind = "graph" if isinstance(member, LocalMember) else "federation"
+            return f"{kind}:{member_name}"
     return f"federation:{member_name}"
 
 
@@ -371,9 +407,12 @@ def semantic_search(
     hits: list[Hit] = []
     notes: dict[str, Any] = {}
     index = getattr(state, "catalog", None)
+    unfetched = 0  # catalogue items that match but lie past ``limit``
     if "catalog" in include and index is not None:
         try:
-            hits += catalogue_hits(index, query, expansion)
+            found, matched = catalogue_hits(index, query, expansion)
+            hits += found
+            unfetched = max(0, matched - len(found))
         except EokgError as exc:
             notes["catalog"] = exc.message
     engine = getattr(state, "federation", None)
@@ -407,7 +446,8 @@ def semantic_search(
             },
         },
         "hits": [h.to_json(s) for s, h in scored[: query.limit]],
-        "matched": len(scored),
+        # every match, not only those fetched: the catalogue counts past its page
+        "matched": len(scored) + unfetched,
         "sources": sorted({s for h in merged.values() for s in h.sources}),
     }
     if notes:

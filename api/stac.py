@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from eokg.api import openapi_docs as docs
 from eokg.api import stac_params
 from eokg.catalog.cql2_parse import parse_json
-from eokg.catalog.index import MetadataIndex, SearchPage, SearchRequest
+from eokg.catalog.index import FieldsSpec, MetadataIndex, SearchPage, SearchRequest
+from eokg.catalog.search_common import collection_matches, selects
 from eokg.errors import RequestTooLarge
 
 PREFIX = "/stac"
@@ -93,9 +94,12 @@ def _geojson(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=GEOJSON)
 
 
-def _item_links(base: str, item: dict[str, Any]) -> dict[str, Any]:
+def _item_links(
+    base: str, item: dict[str, Any], fields: FieldsSpec | None = None
+) -> dict[str, Any]:
+    """The item with its API links, unless the Fields extension left ``links`` out."""
     collection = item.get("collection")
-    if collection is None or "id" not in item:
+    if collection is None or "id" not in item or not selects(fields, "links", item):
         return item
     coll_url = f"{base}/collections/{_segment(collection)}"
     own = [
@@ -152,7 +156,7 @@ def _feature_collection(
     omit: tuple[str, ...] = (),
 ) -> JSONResponse:
     base = _base(request)
-    features = [_item_links(base, item) for item in page.items]
+    features = [_item_links(base, item, search.fields) for item in page.items]
     links = [_link("root", base), _link("self", self_url, GEOJSON)]
     if page.next_token:
         following = search.model_copy(update={"token": page.next_token})
@@ -197,9 +201,7 @@ def landing(request: Request) -> JSONResponse:
         _link(QUERYABLES_REL, f"{base}/queryables", "application/schema+json"),
         _link("aggregate", f"{base}/aggregate", method="GET"),
         _link("aggregate", f"{base}/aggregate", method="POST"),
-        _link(
-            "service-desc", f"{root}/openapi.json", "application/vnd.oai.openapi+json;version=3.0"
-        ),
+        _link("service-desc", f"{root}/openapi.json", docs.OPENAPI_MEDIA_TYPE),
         _link("service-doc", f"{root}/docs", "text/html"),
     ]
     for collection in _index(request).collections():
@@ -235,12 +237,19 @@ def conformance() -> dict[str, Any]:
     responses=docs.JSON_RESPONSES,
 )
 def collections(request: Request) -> dict[str, Any]:
+    """All collections, or those matching free text ``q`` (collection-search#free-text)."""
     base = _base(request)
-    found = [_collection_links(base, c) for c in _index(request).collections()]
+    terms = stac_params._csv(request.query_params.get("q", ""))
+    everything = _index(request).collections()
+    matching = [c for c in everything if collection_matches(c, terms)] if terms else everything
+    found = [_collection_links(base, c) for c in matching]
+    self_url = f"{base}/collections"
+    if request.url.query:
+        self_url += f"?{request.url.query}"
     return {
         "collections": found,
         "links": [
-            _link("self", f"{base}/collections"),
+            _link("self", self_url),
             _link("root", base),
             _link("parent", base),
         ],

@@ -33,11 +33,14 @@ def _sortby(value: str) -> list[dict[str, str]]:
 
 
 def _fields(value: str) -> dict[str, list[str]]:
+    """``id,+bbox,-geometry`` as include/exclude lists; a list only if it has a member,
+    since ``-geometry`` alone means the whole item less geometry (``apply_fields``)."""
     include: list[str] = []
     exclude: list[str] = []
     for part in _csv(value):
         (exclude if part.startswith("-") else include).append(part.lstrip("+-"))
-    return {"include": include, "exclude": exclude}
+    lists = {"include": include, "exclude": exclude}
+    return {key: paths for key, paths in lists.items() if paths}
 
 
 def from_query(params: Mapping[str, str], **fixed: Any) -> SearchRequest:
@@ -77,8 +80,10 @@ def from_body(body: Any, **fixed: Any) -> SearchRequest:
     if not isinstance(body, dict):
         raise InputError("the search body must be a JSON object", where="body")
     data = {k: v for k, v in body.items() if k not in EXTRA_GET}
-    if isinstance(data.get("q"), str):
-        data["q"] = _csv(data["q"])
+    # a comma list where an array belongs, as in GET (pystac-client and others send it)
+    for key in ("q", "collections", "ids"):
+        if isinstance(data.get(key), str):
+            data[key] = _csv(data[key])
     if isinstance(data.get("sortby"), str):
         data["sortby"] = _sortby(data["sortby"])
     if isinstance(data.get("fields"), str):
@@ -95,8 +100,11 @@ def build(data: dict[str, Any]) -> SearchRequest:
 
 
 def to_body(request: SearchRequest) -> dict[str, Any]:
-    """A SearchRequest as a POST body (for ``next`` links of POST searches)."""
-    return request.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+    """A SearchRequest as a POST body (for ``next`` links of POST searches).
+
+    Only what was given: ``fields.include: []`` differs from no ``include`` at all.
+    """
+    return request.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
 
 
 def to_query(request: SearchRequest) -> dict[str, str]:
@@ -124,7 +132,7 @@ def to_query(request: SearchRequest) -> dict[str, str]:
         out["sortby"] = ",".join(
             ("-" if s.direction == "desc" else "+") + s.field for s in request.sortby
         )
-    if request.fields and (request.fields.include or request.fields.exclude):
+    if request.fields is not None:  # even empty: ``?fields=`` asks for the default set
         out["fields"] = ",".join(request.fields.include + ["-" + e for e in request.fields.exclude])
     out["limit"] = str(request.limit)
     return out

@@ -157,7 +157,30 @@ def filter_to_json(
     tree = expr.to_json()
     if not isinstance(tree, dict):
         raise QueryError("filter must be a boolean expression", where="filter")
+    _flatten_between(tree)
     return tree
+
+
+def _flatten_between(tree: dict[str, Any]) -> None:
+    """``between`` in the CQL2 drafts' form, ``[value, [low, high]]``, as 1.0's
+    ``[value, low, high]`` (clients and stac-api-validator still send the draft form);
+    in place, so both backends' translators see one form."""
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            args = node.get("args")
+            if (
+                str(node.get("op", "")).lower() == "between"
+                and isinstance(args, list)
+                and len(args) == 2
+                and isinstance(args[1], list)
+                and len(args[1]) == 2
+            ):
+                node["args"] = [args[0], *args[1]]
+            stack.extend(node.values())
 
 
 def _position(message: str) -> str | None:

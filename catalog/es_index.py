@@ -119,6 +119,13 @@ class EsIndex:
                 name=f"{prefix}-items",
                 body=es_query.index_template(prefix),
             )
+            # indices made before the template said so (a dynamic setting; none is fine)
+            self.client.call(
+                "indices.put_settings",
+                index=f"{prefix}-items-*",
+                body={"index": es_query.ITEM_INDEX_SETTINGS},
+                missing_ok=True,
+            )
             if not self.client.exists("indices.exists", index=self.collections_index):
                 self._create_index(
                     self.collections_index,

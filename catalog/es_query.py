@@ -32,7 +32,7 @@ from eokg.catalog.cql2_sql import (
     literal_geometry,
     temporal_literal,
 )
-from eokg.catalog.index import SearchRequest
+from eokg.catalog.index import MAX_LIMIT, SearchRequest
 from eokg.catalog.items import IndexedItem
 from eokg.catalog.search_common import core_to_cql2, fts_query
 from eokg.catalog.timeutil import parse_instant
@@ -53,13 +53,18 @@ NEG_INF = -(10**15)
 POS_INF = 10**15
 
 
+#: item index settings: a page asks for ``limit + 1`` hits (to know whether a next page
+#: exists), so the result window must hold the largest page plus one.
+ITEM_INDEX_SETTINGS: dict[str, Any] = {"max_result_window": MAX_LIMIT + 1}
+
+
 def index_template(prefix: str) -> dict[str, Any]:
     """Composable index template for every per-collection item index."""
     return {
         "index_patterns": [f"{prefix}-items-*"],
         "priority": 200,
         "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, **ITEM_INDEX_SETTINGS},
             "mappings": {
                 "dynamic": True,
                 "dynamic_templates": [

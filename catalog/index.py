@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from eokg.catalog.timeutil import parse_interval
+from eokg.catalog.timeutil import canonical_interval, parse_interval
 from eokg.config import CatalogSettings
 from eokg.errors import ConfigError, InputError
 
-#: hard cap on page size, whatever the client asks.
+#: hard cap on page size: a larger ``limit`` is served as this (STAC API item search).
 MAX_LIMIT = 10_000
 #: the only CRS of filter geometries (STAC API filter: servers accept only this).
 CRS84 = {
@@ -43,10 +43,20 @@ class SortField(BaseModel):
 
 
 class FieldsSpec(BaseModel):
-    """Fields extension: dotted item paths (applied to returned items, never to a query)."""
+    """Fields extension: dotted item paths (applied to returned items, never to a query).
+
+    ``null`` is an empty list, but whether ``include`` was given at all matters:
+    ``{"exclude": [...]}`` subtracts from the whole item, ``{"include": [], "exclude":
+    [...]}`` from the default set (``search_common.apply_fields``).
+    """
 
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @field_validator("include", "exclude")
     @classmethod
@@ -93,6 +103,27 @@ class SearchRequest(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise request_error(exc) from exc
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _clamp_limit(cls, value: Any) -> Any:
+        """Above the maximum is served as the maximum: the STAC API says so, not a 400."""
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LIMIT:
+            return MAX_LIMIT
+        return value
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields_object(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("fields must be an object with include and/or exclude lists")
+        return value
+
+    @model_validator(mode="after")
+    def _bbox_xor_intersects(self) -> SearchRequest:
+        if self.bbox is not None and self.intersects is not None:
+            raise ValueError("give bbox or intersects, not both")
+        return self
 
     @field_validator("bbox")
     @classmethod
@@ -141,12 +172,13 @@ class SearchRequest(BaseModel):
     @field_validator("datetime")
     @classmethod
     def _check_datetime(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_interval(value)
-            except InputError as exc:
-                raise ValueError(exc.message) from exc
-        return value
+        """Strict RFC 3339 (a date alone or a missing offset is a 400), then one plain form."""
+        if value is None:
+            return value
+        try:
+            return canonical_interval(value)
+        except InputError as exc:
+            raise ValueError(exc.message) from exc
 
     def interval(self) -> tuple[float | None, float | None] | None:
         return parse_interval(self.datetime) if self.datetime else None

@@ -20,8 +20,24 @@ from eokg.catalog.items import CONCEPTS_PROPERTY
 from eokg.catalog.queryables import ALWAYS_QUERYABLE, UNSORTABLE
 from eokg.errors import InputError, QueryError
 
-#: fields a client always gets back, whatever ``fields`` says (pystac needs them).
-ALWAYS = ("type", "id", "collection", "stac_version", "links")
+#: Fields extension, include/exclude semantics 1: what ``fields: {}`` (or ``?fields=``,
+#: or empty/null lists) returns, so the entity is still a valid STAC item.
+DEFAULT_FIELDS = (
+    "type",
+    "stac_version",
+    "id",
+    "collection",
+    "geometry",
+    "bbox",
+    "links",
+    "assets",
+    "properties.datetime",
+)
+#: added to an ``include`` list: enough to tell which item a slimmed entity is and to
+#: fetch the rest of it (its ``self`` link).  None of these is mandatory in the
+#: extension ("implementations may return attributes not specified, e.g. id, but must
+#: avoid anything other than a minimal entity"), so an explicit exclude drops them.
+MINIMAL_FIELDS = ("type", "id", "collection", "links")
 
 
 def core_to_cql2(request: SearchRequest) -> dict[str, Any] | None:
@@ -140,26 +156,68 @@ def _delete(doc: dict[str, Any], path: list[str]) -> None:
     doc.pop(path[-1], None)
 
 
-def apply_fields(item: dict[str, Any], spec: FieldsSpec | None) -> dict[str, Any]:
-    """STAC Fields extension: keep ``include`` paths, then drop ``exclude`` paths.
+def _rules(spec: FieldsSpec, item: dict[str, Any]) -> tuple[bool, dict[tuple[str, ...], bool]]:
+    """Path -> keep?, and whether unnamed fields are kept, for one item.
 
-    A path in both lists is included (the extension says include wins).
+    Later rules override earlier ones at the same path: the base set (default or
+    minimal), then excludes, then includes (a path in both lists is included).
     """
-    if spec is None or (not spec.include and not spec.exclude):
+    given = "include" in spec.model_fields_set
+    keep_rest = not spec.include and not given and bool(spec.exclude)
+    base: tuple[str, ...] = ()
+    if not keep_rest:
+        base = MINIMAL_FIELDS if spec.include else DEFAULT_FIELDS
+        if not spec.include and (item.get("properties") or {}).get("datetime") is None:
+            base += ("properties.start_datetime", "properties.end_datetime")
+    rules: dict[tuple[str, ...], bool] = {tuple(p.split(".")): True for p in base}
+    rules.update({tuple(p.split(".")): False for p in spec.exclude})
+    rules.update({tuple(p.split(".")): True for p in spec.include})
+    return keep_rest, rules
+
+
+def _select(
+    node: dict[str, Any], at: tuple[str, ...], rules: dict[tuple[str, ...], bool], keep: bool
+) -> dict[str, Any]:
+    """The parts of ``node`` the rules keep; the most specific rule on a path wins."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        path = (*at, key)
+        verdict = rules.get(path, keep)
+        deeper = any(len(r) > len(path) and r[: len(path)] == path for r in rules)
+        if deeper and isinstance(value, dict):
+            inner = _select(value, path, rules, verdict)
+            if inner or verdict:
+                out[key] = inner
+        elif verdict:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_fields(item: dict[str, Any], spec: FieldsSpec | None) -> dict[str, Any]:
+    """STAC Fields extension on one item.
+
+    * no ``fields``: the whole item;
+    * ``{}``, empty or null lists (``?fields=``): the default set (``DEFAULT_FIELDS``);
+    * ``include``: those paths plus ``MINIMAL_FIELDS``, less what ``exclude`` names;
+    * only ``exclude``: the whole item less those paths; ``exclude`` with ``include``
+      given as ``[]``/``null``: the default set less those paths.
+
+    Nested paths are honoured both ways, the more specific winning:
+    ``-properties,+properties.platform`` keeps only ``platform`` of the properties,
+    ``properties,-properties.title`` all of them but ``title``.
+    """
+    if spec is None:
         return item
-    if spec.include:
-        result: dict[str, Any] = {k: item[k] for k in ALWAYS if k in item}
-        for dotted in spec.include:
-            found, value = _get(item, dotted.split("."))
-            if found:
-                _set(result, dotted.split("."), copy.deepcopy(value))
-    else:
-        result = copy.deepcopy(item)
-    included = set(spec.include)
-    for dotted in spec.exclude:
-        if dotted not in included and dotted not in ALWAYS:
-            _delete(result, dotted.split("."))
-    return result
+    keep_rest, rules = _rules(spec, item)
+    return _select(item, (), rules, keep_rest)
+
+
+def selects(spec: FieldsSpec | None, field: str, item: dict[str, Any]) -> bool:
+    """Whether ``spec`` keeps the top-level ``field`` of ``item`` (the API's ``links``)."""
+    if spec is None:
+        return True
+    keep_rest, rules = _rules(spec, item)
+    return rules.get((field,), keep_rest)
 
 
 def explain(item: dict[str, Any], terms: list[str], concepts: ConceptQuery | None) -> list[Match]:
@@ -180,6 +238,21 @@ def explain(item: dict[str, Any], terms: list[str], concepts: ConceptQuery | Non
                 reasons.append(Match("text", term, f"properties.{name}"))
                 break
     return reasons
+
+
+def collection_matches(collection: dict[str, Any], terms: list[str]) -> bool:
+    """Collection-search free text: any term (ORed, as for items) is a phrase of the
+    collection's id, title, description or keywords, accents and case ignored.
+
+    Done here over the backend's ``collections()`` list, so both backends answer
+    alike; catalogues hold tens of collections, not millions.
+    """
+    fields = [collection.get(name) for name in ("id", "title", "description")]
+    keywords = collection.get("keywords")
+    fields += keywords if isinstance(keywords, list) else []
+    text = " ".join(normalise(str(v)) for v in fields if v)
+    padded = f" {text} "
+    return any(f" {needle} " in padded for needle in map(normalise, terms) if needle)
 
 
 def fts_query(terms: list[str]) -> str:

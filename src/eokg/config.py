@@ -60,6 +60,40 @@ class ApiSettings(BaseModel):
     public_url: str | None = None
 
 
+#: request headers that carry the API key (``api.sparql``): never allowed cross-origin.
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
+
+
+class CorsSettings(BaseModel):
+    """Which web pages (origins) may call the read API from a browser (CORS).
+
+    The default lets any origin GET and POST queries and searches: the data is
+    public and no cookie or key is involved.  Writes never cross origins, whatever
+    is set here: a request carrying the API key (``Authorization`` or
+    ``X-API-Key``) or a SPARQL UPDATE body gets no CORS headers, and a preflight
+    asking to send those headers is refused, so a page elsewhere cannot make the
+    browser of someone holding the key write.  ``allow_origins = []`` turns CORS off.
+    """
+
+    allow_origins: list[str] = Field(default_factory=lambda: ["*"])
+    allow_methods: list[Literal["GET", "POST", "HEAD"]] = Field(
+        default_factory=lambda: ["GET", "POST"]
+    )
+    # request headers a page may send beyond the CORS-safelisted ones
+    allow_headers: list[str] = Field(default_factory=lambda: ["Content-Type", "Accept"])
+    # response headers a page may read beyond the safelisted ones
+    expose_headers: list[str] = Field(default_factory=lambda: ["X-EOKG-Partial"])
+    max_age_s: int = Field(default=600, ge=0)
+
+    @field_validator("allow_headers")
+    @classmethod
+    def _no_credentials(cls, headers: list[str]) -> list[str]:
+        for header in headers:
+            if header.lower() in CREDENTIAL_HEADERS:
+                raise ValueError(f"{header} carries the API key and never crosses origins")
+        return headers
+
+
 class OutboundSettings(BaseModel):
     """Which remote URLs a query or update may make the server call (an SSRF guard).
 
@@ -162,6 +196,7 @@ class Settings(BaseSettings):
     ml: MLSettings = Field(default_factory=MLSettings)
     federation: FederationSettings = Field(default_factory=FederationSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
 
     @classmethod
     def settings_customise_sources(
