@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eokg.errors import QueryError
-from eokg.ontologies.namespaces import GEO, GEOF, RDF
+from eokg.ontologies.namespaces import GEOF, RDF
 
 #: Internal variables the engine adds (path steps, blank nodes of the query).
 FRESH = "fed_"
 RDF_TYPE = RDF + "type"
-GEOMETRY_PREDICATES = (GEO + "asWKT", GEO + "asGeoJSON")
 #: Relations that imply the two bounding boxes intersect (everything but disjoint).
 SPATIAL_RELATIONS = frozenset(
     {
@@ -400,21 +399,18 @@ def _literal_bbox(literal: Any) -> tuple[float, float, float, float] | None:
 def _grow(
     box: tuple[float, float, float, float], distance: float, uom: str
 ) -> tuple[float, float, float, float]:
-    """The box grown by a distance, generously converted to degrees."""
-    import math
+    """The box grown by a distance: the same search box the local planner uses
+    (``spatial_join.distance_box``), so pruning and indexing never disagree."""
+    import shapely
 
-    from eokg.kg.functions import length_factor
+    from eokg.errors import EokgError
+    from eokg.kg.spatial_join import distance_box
 
-    kind, factor = length_factor(uom)
-    amount = distance * factor
-    minx, miny, maxx, maxy = box
-    if kind == "deg":
-        dx = dy = amount
-    else:
-        dy = amount / 110_000.0
-        lat = min(89.0, max(abs(miny), abs(maxy)) + dy)
-        dx = amount / (110_000.0 * max(math.cos(math.radians(lat)), 0.01))
-    return (minx - dx, max(-90.0, miny - dy), maxx + dx, min(90.0, maxy + dy))
+    grown = distance_box(shapely.box(*box), distance, uom)
+    if grown is None:
+        raise EokgError(f"unknown unit of measure {uom}", where="geof:distance")
+    minx, miny, maxx, maxy = grown
+    return (minx, max(-90.0, miny), maxx, min(90.0, maxy))
 
 
 def fresh_counter() -> Iterator[int]:

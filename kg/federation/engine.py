@@ -550,8 +550,8 @@ class FederationEngine:
         asked: list[Member] = []
         for member in unit.members:
             # VoID uriSpaces: send a member only the subjects that can live in it
-            subjects = subject_filter(member, unit, shared)
-            mine = [r for r in keys if all(in_spaces(member, r.get(v)) for v in subjects)]
+            filtered = subject_filter(member, unit, shared)
+            mine = [r for r in keys if all(in_spaces(member, r.get(v)) for v in filtered)]
             for start in range(0, len(mine), self.batch_size):
                 batch = mine[start : start + self.batch_size]
                 values = _values_block(shared, batch)

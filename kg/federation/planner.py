@@ -16,13 +16,13 @@ from typing import Any
 
 from eokg.kg.federation.algebra import (
     FRESH,
-    GEOMETRY_PREDICATES,
     RDF_TYPE,
     Filter,
     Pattern,
     SpatialConstraint,
 )
 from eokg.kg.federation.sources import Member
+from eokg.kg.geometry import GEOMETRY_PREDICATES
 
 #: Cardinality guesses when VoID gives no count.
 _UNKNOWN_PROPERTY = 10_000

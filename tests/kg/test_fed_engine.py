@@ -314,6 +314,46 @@ def test_local_store_member_with_slow_remote_data(federation: Any, broken: Any) 
     assert got - reference(federation, query) != Counter()  # the extra products are there
 
 
+def test_origins_are_recorded_for_bind_joined_units(federation: Any) -> None:
+    """Rows of a unit bind-joined with earlier rows name their source too (the loop
+    over members used to overwrite the list of subject variables with the VoID
+    subject filter, empty without VoID uriSpaces, so no origin was recorded)."""
+    query = QUERIES["join"].replace("SELECT ?p ?label", "SELECT ?p ?a ?label")
+    for void in (True, False):
+        result = make_engine(federation, void=void).run(PREFIXES + query)
+        for var in ("p", "a"):
+            terms = {row[var].value for row in result.rows}
+            assert terms and all(result.origins.get(t) for t in terms), (void, var)
+
+
+def test_distance_pruning_box_is_the_planner_search_box() -> None:
+    """Federation pruning and the local index grow a distance bound by one function."""
+    import shapely
+
+    from eokg.kg.federation.algebra import _grow
+    from eokg.kg.spatial_join import distance_box
+
+    for box, limit, uom in (
+        ((10.0, 70.0, 11.0, 71.0), 25_000.0, "http://www.opengis.net/def/uom/OGC/1.0/metre"),
+        ((-5.0, -1.0, 5.0, 1.0), 2.0, "http://www.opengis.net/def/uom/OGC/1.0/degree"),
+    ):
+        assert _grow(box, limit, uom) == distance_box(shapely.box(*box), limit, uom)
+
+
+def test_spatial_pruning_covers_every_serialization() -> None:
+    """asGML / asKML patterns are pruned by extent like asWKT / asGeoJSON ones."""
+    from eokg.kg.federation.algebra import Pattern, SpatialConstraint
+    from eokg.kg.federation.planner import spatially_excluded
+    from eokg.kg.federation.sources import Description, HttpMember
+
+    member = HttpMember("far", "http://127.0.0.1:9/sparql",
+                        description=Description(extent=(100.0, 10.0, 110.0, 20.0)))
+    near = [SpatialConstraint("w", (0.0, 0.0, 1.0, 1.0))]
+    for serialization in ("asWKT", "asGeoJSON", "asGML", "asKML"):
+        pattern = Pattern("?g", f"<http://www.opengis.net/ont/geosparql#{serialization}>", "?w")
+        assert spatially_excluded(member, pattern, near) is near[0], serialization
+
+
 # ---------------------------------------------------------------------- CLI
 
 
