@@ -76,9 +76,8 @@ class CorsSettings(BaseModel):
     """
 
     allow_origins: list[str] = Field(default_factory=lambda: ["*"])
-    allow_methods: list[Literal["GET", "POST", "HEAD"]] = Field(
-        default_factory=lambda: ["GET", "POST"]
-    )
+    # pydantic copies a list default per instance: no default_factory needed
+    allow_methods: list[Literal["GET", "POST", "HEAD"]] = ["GET", "POST"]
     # request headers a page may send beyond the CORS-safelisted ones
     allow_headers: list[str] = Field(default_factory=lambda: ["Content-Type", "Accept"])
     # response headers a page may read beyond the safelisted ones
