@@ -32,6 +32,7 @@ ROUTERS: tuple[str, ...] = (
     "eokg.api.stac",
     "eokg.api.federation",
     "eokg.api.search",
+    "eokg.api.browser",
 )
 #: request bodies that write (SPARQL 1.1 Protocol): never answered cross-origin.
 WRITE_MEDIA_TYPES = frozenset({"application/sparql-update"})

@@ -58,6 +58,9 @@ class ApiSettings(BaseModel):
     max_results: int = 100_000
     max_request_bytes: int = 10 * 1024 * 1024
     public_url: str | None = None
+    # Built STAC Browser served under /browser (scripts/vendor_stac_browser.sh);
+    # None: the install's .vendor/stac-browser-4.0.1.  Never built at run time.
+    browser_dir: Path | None = None
 
 
 #: request headers that carry the API key (``api.sparql``): never allowed cross-origin.
