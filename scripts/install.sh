@@ -3,7 +3,8 @@
 #   scripts/install.sh [EXTRAS]     EXTRAS defaults to "all" (e.g. "all,dev")
 # Java 17 (for Spark and the test OpenSearch node) comes from apt, only when no
 # java is on PATH.  With the es extra, an OpenSearch integ-test node for the
-# catalogue tests is unpacked into .vendor/ (git-ignored; see vendor_opensearch).
+# catalogue tests is unpacked into .vendor/ (git-ignored; see vendor_opensearch);
+# with the spark extra, Apache Sedona's jars go to .vendor/sedona (see vendor_sedona).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-all}"
@@ -116,6 +117,39 @@ vendor_opensearch() {
     mv "$home" "$dest"  # the finished tree appears at once: a half download is never used
     rm -rf "$tmp"
 }
-if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]]; then
+# EOKG_VENDOR_OPENSEARCH=0 skips the test node (the Docker image: compose runs a real one)
+if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
+    && [ "${EOKG_VENDOR_OPENSEARCH:-1}" != "0" ]; then
     vendor_opensearch
+fi
+
+# Apache Sedona on Spark: the shaded Sedona jar and GeoTools wrapper that
+# eokg.spark.session puts on spark.jars (setting spark.sedona_jars, default this
+# folder).  Fetched here, at install time, with their Maven Central checksums, so
+# a job never downloads anything; without the folder the jobs use shapely.
+# The shaded jar is built per Spark minor: pyproject pins pyspark to the same 4.0.
+SEDONA_JARS=(
+    "org.apache.sedona:sedona-spark-shaded-4.0_2.13:1.8.0"
+    "org.datasyslab:geotools-wrapper:1.8.1-33.1"
+)
+vendor_sedona() {
+    local dest=".vendor/sedona" coord stamp
+    stamp="$(printf '%s\n' "${SEDONA_JARS[@]}")"
+    if [ -f "$dest/JARS" ] && [ "$(cat "$dest/JARS")" = "$stamp" ]; then
+        return 0
+    fi
+    echo "eokg install: Apache Sedona jars for Spark -> $dest" >&2
+    mkdir -p .vendor
+    local tmp
+    tmp="$(mktemp -d .vendor/download.XXXXXX)"
+    chmod 755 "$tmp"  # mktemp's 700 would hide the jars from other users of the install
+    for coord in "${SEDONA_JARS[@]}"; do
+        maven_fetch "$coord" jar "$tmp/$(cut -d: -f2 <<<"$coord")-$(cut -d: -f3 <<<"$coord").jar"
+    done
+    printf '%s\n' "$stamp" >"$tmp/JARS"  # what is there, so a changed pin fetches again
+    rm -rf "$dest"
+    mv "$tmp" "$dest"  # the finished folder appears at once: a half download is never used
+}
+if [[ ",$extras," == *",spark,"* || ",$extras," == *",all,"* ]]; then
+    vendor_sedona
 fi

@@ -24,9 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eokg.spark.functions import FUNCTIONS
+from eokg.spark.grel import function_spec
 from eokg.spark.model import MappingPlan, PredicateObjectMap, RefObjectMap, TermMap, TriplesMap
-from eokg.spark.project import ROW_COLUMN, _to_lexical
+from eokg.spark.project import ROW_COLUMN, _to_lexical, type_column
+from eokg.spark.rml_vocab import LANGUAGE_TAG
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -234,7 +235,7 @@ class Executor:
         """Call a function on whole columns.  A multi-valued argument (a JSON array)
         makes the call once per element, so ``oneOf`` checks every polarisation."""
         assert term.function is not None
-        spec = FUNCTIONS[term.function.function]
+        spec = function_spec(term.function.function)
         evaluated = [
             (name, self.lexical(param, batch, reasons)) for name, param in term.function.params
         ]
@@ -257,6 +258,10 @@ class Executor:
                     reasons[row] = f"{term.where}: {reason}"
         if fn_reasons is not None:
             result = pc.if_else(pc.is_valid(fn_reasons), pa.scalar(None, result.type), result)
+        if pa.types.is_list(result.type):  # one term per element, as a JSON array gives
+            parents = pc.list_parent_indices(result)
+            rows = parents if rows is None else rows.take(parents)
+            return Terms(_to_lexical(pc.list_flatten(result)), rows)
         return Terms(_to_lexical(result), rows)
 
     # ----------------------------------------------------------------- terms
@@ -264,11 +269,17 @@ class Executor:
         self, term: TermMap, batch: pa.RecordBatch, reasons: list[str | None] | None
     ) -> Terms:
         """N-Triples text of a term map's terms."""
-        lex = self.lexical(term, batch, reasons, iri=term.term_type == "iri")
+        lex = self.lexical(term, batch, reasons, iri=term.term_type == "iri" and not term.unsafe)
         values = lex.values
         if term.term_type == "iri":
-            if term.kind != "template":
+            if term.kind == "reference":
+                # A value that is no IRI makes no term (R2RML: a data error, not a fix-up).
+                bad = pc.match_substring_regex(values, _IRIREF_FORBIDDEN)
+                values = pc.if_else(bad, pa.scalar(None, pa.string()), values)
+            elif term.kind != "template" or term.unsafe:
                 values = _encode_where(values, _IRIREF_FORBIDDEN, _iriref_escape)
+            if term.base:
+                values = _resolve(values, term.base)
             values = pc.binary_join_element_wise("<", values, ">", "")
         elif term.term_type == "blank":
             values = _encode_where(values, r"[^A-Za-z0-9_\-]", _blank_label)
@@ -284,14 +295,56 @@ class Executor:
                     pa.scalar(None, pa.string()),
                 )
             values = escape_literal(values)
-            if term.language:
-                suffix = f'"@{term.language}'
-            elif term.datatype and term.datatype != XSD + "string":
-                suffix = f'"^^<{term.datatype}>'
-            else:
-                suffix = '"'
+            suffix = self._literal_suffix(term, batch, lex.rows, reasons)
             values = pc.binary_join_element_wise('"', values, suffix, "")
         return Terms(values, lex.rows)
+
+    def _literal_suffix(
+        self,
+        term: TermMap,
+        batch: pa.RecordBatch,
+        rows: pa.Array | None,
+        reasons: list[str | None] | None,
+    ) -> pa.Array | str:
+        """What follows the lexical form: ``"@tag``, ``"^^<dt>`` or ``"``, per row if mapped."""
+        if term.language:
+            return f'"@{term.language}'
+        if term.datatype and term.datatype != XSD + "string":
+            return f'"^^<{term.datatype}>'
+        natural = self._natural_suffix(term, batch)
+        if natural is not None:
+            return natural  # aligned with the values already
+        if term.language_map is not None:
+            tags = self._dense(self.lexical(term.language_map, batch, reasons), batch.num_rows)
+            ok = pc.match_substring_regex(tags, LANGUAGE_TAG.pattern)
+            suffix = pc.if_else(
+                ok, pc.binary_join_element_wise('"@', tags, ""), pa.scalar(None, pa.string())
+            )
+        elif term.datatype_map is not None:
+            types = self._dense(
+                self.lexical(term.datatype_map, batch, reasons, iri=True), batch.num_rows
+            )
+            plain = pc.equal(types, XSD + "string")
+            typed = pc.binary_join_element_wise('"^^<', types, ">", "")
+            suffix = pc.if_else(plain, '"', typed)
+        else:
+            return '"'
+        return suffix if rows is None else suffix.take(rows)
+
+    def _natural_suffix(self, term: TermMap, batch: pa.RecordBatch) -> pa.Array | None:
+        """``"^^<xsd:integer>`` etc. for JSON numbers and booleans (RML-Core natural mapping)."""
+        if term.kind != "reference" or term.reference is None or term.language_map is not None:
+            return None
+        if term.datatype_map is not None:
+            return None
+        name = type_column(term.reference)
+        if name not in batch.schema.names:
+            return None
+        types = batch.column(name)
+        if pa.types.is_list(types.type):
+            types = pc.list_flatten(types)
+        typed = pc.binary_join_element_wise('"^^<', types, ">", "")
+        return pc.coalesce(typed, pa.scalar('"', pa.string()))
 
     # --------------------------------------------------------------- triples
     def run(
@@ -425,6 +478,8 @@ class Executor:
             row = record.pop(ROW_COLUMN, None)
             fields = {}
             for key, value in record.items():
+                if key.startswith("type:"):
+                    continue
                 name = key.split(":", 1)[1] if ":" in key else key
                 if isinstance(value, bytes):
                     value = value.hex()
@@ -484,6 +539,15 @@ def _first_per_row(terms: Terms, n: int) -> pa.Array:
         if out[row] is None:
             out[row] = value
     return pa.array(out, pa.string())
+
+
+def _resolve(values: pa.Array, base: str) -> pa.Array:
+    """Relative IRIs (no scheme) joined to the base IRI, as RML-Core resolves them."""
+    absolute = pc.match_substring_regex(values, r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+    if pc.all(absolute).as_py() is not False:
+        return values
+    joined = pc.binary_join_element_wise(base, values, "")
+    return pc.if_else(absolute, values, joined)
 
 
 def _blank_label(value: str) -> str:

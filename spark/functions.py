@@ -131,8 +131,9 @@ def parse_geometries(values: pa.Array) -> tuple[np.ndarray, list[str | None], li
         geoms[is_json] = shapely.from_geojson(texts[is_json], on_invalid="ignore")
     for i in range(n):
         if texts[i] is not None and geoms[i] is None:
-            shown = str(texts[i])[:60]
-            reasons[i] = f"unparseable {'GeoJSON' if is_json[i] else 'WKT'} geometry: {shown!r}"
+            # JSON quoting, not repr: the Sedona SQL path writes the same reason
+            shown = json.dumps(str(texts[i])[:60], ensure_ascii=False)
+            reasons[i] = f"unparseable {'GeoJSON' if is_json[i] else 'WKT'} geometry: {shown}"
         elif geoms[i] is not None and shapely.is_empty(geoms[i]) and str(texts[i]).strip() == "":
             reasons[i] = "empty geometry text"
     return geoms, crs, reasons

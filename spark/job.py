@@ -240,6 +240,7 @@ def run_spark(
     batch_rows: int = 10_000,
     item_sink: ItemSink | None = None,
     compile_sql: bool = False,
+    geometry_engine: str = "auto",
 ) -> JobSummary:
     """Map ``plan`` with Spark into ``output``: part files, ``_rejects/``, ``_summary.json``.
 
@@ -255,6 +256,15 @@ def run_spark(
     are rejects and are not passed on).  See the module docstring for how the
     items travel.  STAC sources that are JSON documents are read on the driver
     anyway: their items are kept from that read and handed out first.
+
+    ``geometry_engine`` "sedona" compiles the geometry functions of a source
+    to Apache Sedona SQL (the source then never leaves the JVM; the session
+    must have Sedona); "shapely" and "auto" keep them in ``mapInArrow``:
+    "auto" takes the engine measured faster, and for mapping that is shapely
+    (bench/README.md, "Sedona on Spark": vectorised GEOS per Arrow batch beats
+    Sedona's per-row geometry (de)serialisation on 2 cores).  A source Sedona
+    cannot map exactly as shapely does stays on shapely; the summary's
+    ``geometry_engine`` and ``geometry_fallbacks`` say what ran and why.
     """
     from pyspark.sql import functions as F
 
@@ -270,19 +280,30 @@ def run_spark(
     driver_items: list[Any] = []
     compiled: list[CompiledSource] = []
     arrow_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
+    sedona = _use_sedona(spark, geometry_engine)
+    engines: dict[str, str] = {}  # geometry sources -> "sedona" | "shapely"
+    fallbacks: dict[str, str] = {}
     for source in plan.sources():
         tee = driver_items.extend if source.key in teed else None
         df, mode = source_frame(spark, plan, source, batch_rows, on_records=tee)
         frames[source.key] = (df, mode)
         if df is None:
             continue
-        if compile_sql and source.key not in teed:
+        geometric = uses_geometry(plan, source)
+        if geometric:
+            engines[source.name] = "shapely"
+        if (compile_sql or (sedona and geometric)) and source.key not in teed:
             try:
-                compiled.append(compile_source(plan, source, df, mode, arrow_rows))
+                compiled.append(compile_source(plan, source, df, mode, arrow_rows, sedona))
                 outputs.append(compiled[-1].frame)
+                if geometric:
+                    engines[source.name] = "sedona"
                 continue
-            except NotCompilable:
-                pass  # some map needs Python: the whole source stays on the Arrow executor
+            except NotCompilable as exc:  # the whole source stays on the Arrow executor
+                if geometric and sedona:
+                    fallbacks[source.name] = str(exc)
+        elif geometric and sedona:
+            fallbacks[source.name] = "its records are tee'd to the item sink"
         mapper = _mapper(plan, source, mode, items=source.key in teed)
         outputs.append(df.mapInArrow(mapper, OUT_SCHEMA))
     for spec in join_specs(plan):
@@ -314,9 +335,52 @@ def run_spark(
     if distinct or join_specs(plan):
         summary.triples = _count_lines(out_dir.glob(f"part-*{suffix}"))
     summary.sedona = has_sedona(spark)
+    summary.geometry_engine = _engine_word(set(engines.values()))
+    summary.geometry_fallbacks = fallbacks
     summary.seconds = round(time.perf_counter() - start, 3)
     summary.write(out_dir)
     return summary
+
+
+def uses_geometry(plan: MappingPlan, source: LogicalSource) -> bool:
+    """True when a map of ``source`` calls a geometry function (one with a geometry)."""
+    from eokg.spark.functions import FUNCTIONS, P_GEOMETRY
+
+    def calls(term: Any) -> bool:
+        if term.kind != "function" or term.function is None:
+            return False
+        spec = FUNCTIONS.get(term.function.function)
+        return (spec is not None and P_GEOMETRY in spec.params) or any(
+            calls(p) for _, p in term.function.params
+        )
+
+    for tm in plan.triples_maps:
+        if tm.source.key == source.key:
+            terms = [tm.subject, *tm.subject_graphs]
+            terms += [t for pom in tm.poms for t in (*pom.predicates, *pom.objects, *pom.graphs)]
+            if any(calls(t) for t in terms):
+                return True
+    return False
+
+
+def _use_sedona(spark: Any, geometry_engine: str) -> bool:
+    from eokg.spark.session import has_sedona
+
+    if geometry_engine not in ("auto", "sedona", "shapely"):
+        raise MappingError(f"unknown geometry engine {geometry_engine!r}", where="geometry_engine")
+    if geometry_engine != "sedona":  # "auto": shapely measured faster for mapping
+        return False
+    if not has_sedona(spark):
+        raise MappingError(
+            "the Spark session has no Apache Sedona (its jars: scripts/install.sh)",
+            where="geometry_engine",
+        )
+    return True
+
+
+def _engine_word(used: set[str]) -> str | None:
+    """ "sedona", "shapely", "sedona+shapely", or None for a mapping without geometry."""
+    return "+".join(sorted(used, reverse=True)) or None
 
 
 def _collect(

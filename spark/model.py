@@ -17,7 +17,7 @@ TermType = Literal["iri", "literal", "blank"]
 
 #: Reference formulations the executors read (short names; the parser maps IRIs onto them).
 Formulation = Literal[
-    "jsonpath", "csv", "geojson", "geoparquet", "parquet", "shapefile", "stac", "statoil"
+    "jsonpath", "csv", "xpath", "geojson", "geoparquet", "parquet", "shapefile", "stac", "statoil"
 ]
 
 
@@ -72,19 +72,28 @@ class TermMap:
     function: FunctionCall | None = None
     datatype: str | None = None
     language: str | None = None
+    #: ``rml:datatypeMap`` / ``rml:languageMap``: the datatype or tag read per record.
+    datatype_map: TermMap | None = None
+    language_map: TermMap | None = None
+    #: Base IRI that relative IRIs this map generates are resolved against.
+    base: str | None = None
+    #: ``rml:UnsafeIRI``: template values go into the IRI without percent-encoding.
+    unsafe: bool = False
 
     def references(self) -> list[Reference]:
-        """Every data reference this term map reads, functions included."""
+        """Every data reference this term map reads, functions and tag maps included."""
+        refs: list[Reference] = []
+        for extra in (self.datatype_map, self.language_map):
+            if extra is not None:
+                refs.extend(extra.references())
         if self.kind == "reference" and self.reference is not None:
-            return [self.reference]
-        if self.kind == "template":
-            return [part for part in self.template if isinstance(part, Reference)]
-        if self.kind == "function" and self.function is not None:
-            refs: list[Reference] = []
+            refs.append(self.reference)
+        elif self.kind == "template":
+            refs.extend(part for part in self.template if isinstance(part, Reference))
+        elif self.kind == "function" and self.function is not None:
             for _, param in self.function.params:
                 refs.extend(param.references())
-            return refs
-        return []
+        return refs
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,14 @@ class LogicalSource:
     formulation: Formulation
     iterator: str | None = None
     where: str = ""
+    #: Values that mean "no value" (``rml:null``); CSV has none unless declared.
+    null_values: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    #: ``gzip``, ``zip``, ``tar`` or ``targz`` (``rml:compression``); None: plain.
+    compression: str | None = None
+    #: JSON numbers and booleans as xsd:integer/double/boolean literals (RML-Core
+    #: natural mapping); off for legacy mappings, which read every value as a string.
+    natural_types: bool = False
 
     @property
     def key(self) -> tuple[str, str, str | None]:

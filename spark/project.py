@@ -89,20 +89,60 @@ def extract(record: Any, ref: Reference) -> Any:
 
 
 def project_records(
-    records: Sequence[Any], refs: Iterable[Reference], first_row: int = 0
+    records: Sequence[Any], refs: Iterable[Reference], first_row: int = 0, typed: bool = False
 ) -> pa.RecordBatch:
-    """Python records (parsed JSON) -> projected batch."""
+    """Python records (parsed JSON) -> projected batch.
+
+    With ``typed`` (RML-Core natural mapping), a reference that yields JSON
+    numbers or booleans also gets a :func:`type_column` of their XSD datatypes.
+    """
     arrays: list[pa.Array] = [pa.array(range(first_row, first_row + len(records)), pa.int64())]
     names = [ROW_COLUMN]
     for ref in refs:
         values = [extract(r, ref) for r in records]
-        if any(isinstance(v, list) for v in values):
+        multi = any(isinstance(v, list) for v in values)
+        if multi:
             values = [v if isinstance(v, list) or v is None else [v] for v in values]
-            arrays.append(pa.array(values, type=pa.list_(pa.string())))
-        else:
-            arrays.append(pa.array(values, type=pa.string()))
+        arrays.append(pa.array(values, type=pa.list_(pa.string()) if multi else pa.string()))
         names.append(ref.column)
+        if typed and not ref.raw:
+            types = _natural_types(records, ref, multi)
+            if types is not None:
+                arrays.append(types)
+                names.append(type_column(ref))
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def type_column(ref: Reference) -> str:
+    """Name of the column of natural datatypes beside a reference's values."""
+    return "type:" + ref.text
+
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def natural_datatype(value: Any) -> str | None:
+    """XSD datatype of a JSON scalar: integer, double, boolean; None for strings."""
+    if isinstance(value, bool):
+        return _XSD + "boolean"
+    if isinstance(value, int):
+        return _XSD + "integer"
+    if isinstance(value, float):
+        return _XSD + "double"
+    return None
+
+
+def _natural_types(records: Sequence[Any], ref: Reference, multi: bool) -> pa.Array | None:
+    """Datatypes aligned with the reference's values, or None when all are strings."""
+    out: list[Any] = []
+    for record in records:
+        found = _walk(record, ref.path)
+        flat = [v for item in found for v in (item if isinstance(item, list) else [item])]
+        kinds = [natural_datatype(v) for v in flat if lexical(v) is not None]
+        out.append(kinds if multi else (kinds[0] if kinds else None))
+    if not any(k for k in out if k):
+        return None
+    return pa.array(out, pa.list_(pa.string()) if multi else pa.string())
 
 
 def parse_json_lines(
@@ -215,6 +255,9 @@ def project_arrow(
         if ref.column in batch.schema.names:  # already projected (e.g. from the driver)
             arrays.append(_column(batch, ref.column))
             names.append(ref.column)
+            if type_column(ref) in batch.schema.names:  # natural datatypes travel along
+                arrays.append(_column(batch, type_column(ref)))
+                names.append(type_column(ref))
             continue
         if len(ref.path) == 1 or ref.text in batch.schema.names:
             name = ref.text if ref.text in batch.schema.names else ref.path[0]

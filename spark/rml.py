@@ -1,24 +1,29 @@
 """Read RML mappings (Turtle) into a typed :class:`~eokg.spark.model.MappingPlan`.
 
-Both the legacy vocabulary (``rr:`` R2RML + ``rml:`` http://semweb.mmlab.be/ns/rml#,
-FnML ``fnml:functionValue``) and the new W3C community group one
-(http://w3id.org/rml/) are accepted: the new terms are rewritten to the legacy
-ones before interpretation, so there is one interpreter.  GeoTriples-style
+The vocabulary is the W3C KG-Construct Community Group's RML
+(http://w3id.org/rml/: RML-Core, RML-IO, RML-FNML).  The legacy one (``rr:``
+R2RML + ``rml:`` http://semweb.mmlab.be/ns/rml#, FnML ``fnml:functionValue``)
+is read as an alias: :mod:`eokg.spark.rml_vocab` rewrites its terms to the
+current ones before interpretation, so there is one reader.  GeoTriples-style
 ``rrx:function`` / ``rrx:argumentMap`` calls are accepted as well.
 
-Every problem raises :class:`~eokg.errors.MappingError` whose ``where`` names the
-mapping file, the triples map IRI and the term map, so a broken rule in a file
-with fifty triples maps is found at once.
+Every property of the RML namespaces the engine does not implement is refused
+by name, never silently dropped.  Every problem raises
+:class:`~eokg.errors.MappingError` whose ``where`` names the mapping file, the
+triples map IRI and the term map, so a broken rule in a file with fifty
+triples maps is found at once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from eokg.errors import MappingError
-from eokg.spark.functions import FUNCTIONS, canonical_function, positional_params
+from eokg.spark.grel import PARAM_SYNONYMS, known_functions, lookup
 from eokg.spark.model import (
     Formulation,
     FunctionCall,
@@ -28,36 +33,38 @@ from eokg.spark.model import (
     PredicateObjectMap,
     Reference,
     RefObjectMap,
-    TermKind,
     TermMap,
     TermType,
     TriplesMap,
     parse_reference,
     parse_template,
 )
+from eokg.spark.rml_vocab import (
+    FNML,
+    FNO,
+    FNO_OLD,
+    LANGUAGE_TAG,
+    QL,
+    RDF_TYPE,
+    RML,
+    RRX,
+    normalise,
+    short,
+    unimplemented,
+)
 
 if TYPE_CHECKING:
     from rdflib import Graph
     from rdflib.term import Node
 
-RR = "http://www.w3.org/ns/r2rml#"
-RML = "http://semweb.mmlab.be/ns/rml#"
-RML2 = "http://w3id.org/rml/"
-QL = "http://semweb.mmlab.be/ns/ql#"
-FNML = "http://semweb.mmlab.be/ns/fnml#"
-FNO = "https://w3id.org/function/ontology#"
-FNO_OLD = "http://w3id.org/function/ontology#"
-RRX = "http://www.w3.org/ns/r2rml-ext#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 #: eokg's own reference formulations, for inputs RML has no name for.
 EOQL = "https://w3id.org/eokg/formulation#"
 
 _FORMULATIONS: dict[str, Formulation] = {
-    QL + "JSONPath": "jsonpath",
-    RML2 + "JSONPath": "jsonpath",
-    QL + "CSV": "csv",
-    RML2 + "CSV": "csv",
+    RML + "JSONPath": "jsonpath",
+    RML + "CSV": "csv",
     EOQL + "GeoJSON": "geojson",
     EOQL + "GeoParquet": "geoparquet",
     EOQL + "Parquet": "parquet",
@@ -66,22 +73,33 @@ _FORMULATIONS: dict[str, Formulation] = {
     EOQL + "STAC": "stac",
     EOQL + "StatoilJSON": "statoil",
 }
-
-#: New-vocabulary terms whose legacy equivalent lives in rml: rather than rr:.
-_RML2_TO_LEGACY_RML = {
-    "logicalSource",
-    "source",
-    "referenceFormulation",
-    "iterator",
-    "reference",
+_TERM_TYPES: dict[str, tuple[TermType, bool]] = {
+    RML + "IRI": ("iri", False),
+    RML + "URI": ("iri", False),
+    RML + "UnsafeIRI": ("iri", True),
+    RML + "UnsafeURI": ("iri", True),
+    RML + "Literal": ("literal", False),
+    RML + "BlankNode": ("blank", False),
 }
-#: New-vocabulary terms with no one-to-one legacy name.
-_RML2_SPECIAL = {
-    "IRI": RR + "IRI",
-    "Literal": RR + "Literal",
-    "BlankNode": RR + "BlankNode",
-    "defaultGraph": RR + "defaultGraph",
+_ENCODINGS = {RML + "UTF-8": "utf-8", RML + "UTF-16": "utf-16"}
+_COMPRESSIONS = {
+    RML + "none": None,
+    RML + "gzip": "gzip",
+    RML + "zip": "zip",
+    RML + "tar": "tar",
+    RML + "targz": "targz",
 }
+#: Properties a term map of each role may carry (beyond how its value is given).
+_VALUE_PROPS = {"constant", "reference", "template", "functionExecution", "termType", "return"}
+_ROLE_PROPS = {
+    "subject": _VALUE_PROPS | {"class", "graph", "graphMap"},
+    "predicate": _VALUE_PROPS,
+    "object": _VALUE_PROPS | {"datatype", "datatypeMap", "language", "languageMap"},
+    "graph": _VALUE_PROPS,
+    "param": _VALUE_PROPS | {"datatype", "language"},
+    "expression": {"constant", "reference", "template", "functionExecution"},
+}
+_BASE = re.compile(r"^\s*(?:@base\s*<([^>]*)>\s*\.|BASE\s*<([^>]*)>)", re.M | re.I)
 
 
 def load_mapping(
@@ -126,6 +144,11 @@ def parse_mapping_text(
     return plan
 
 
+def valid_language(tag: str) -> bool:
+    """True for a well-formed BCP 47 language tag."""
+    return bool(LANGUAGE_TAG.match(tag))
+
+
 # ----------------------------------------------------------------- internals
 
 
@@ -139,51 +162,31 @@ def _parse(
         graph.parse(data=text, format="turtle", publicID=path.resolve().as_uri())
     except Exception as exc:  # rdflib raises many unrelated types for syntax errors
         raise MappingError(f"not valid Turtle: {exc}", where=str(path)) from exc
-    _normalise_rml2(graph)
-    reader = _Reader(graph, str(path), path.parent if base_dir is None else Path(base_dir), inputs)
+    legacy = normalise(graph)
+    refused = unimplemented(graph)
+    if refused:
+        prop, subject = refused[0]
+        names = ", ".join(sorted({short(p) for p, _ in refused}))
+        raise MappingError(
+            f"{short(prop)} is not implemented by eokg (unsupported: {names})",
+            where=f"{path} <{subject}>",
+        )
+    match = _BASE.search(text)
+    doc_base = (match.group(1) or match.group(2)) if match else None
+    folder = path.parent if base_dir is None else Path(base_dir)
+    reader = _Reader(graph, str(path), folder, inputs, doc_base, legacy)
     return reader.triples_maps()
-
-
-def _normalise_rml2(graph: Graph) -> None:
-    """Rewrite http://w3id.org/rml/ terms to their legacy rr:/rml: equivalents."""
-    from rdflib import URIRef
-
-    def legacy(term: Node) -> Node:
-        if not isinstance(term, URIRef) or not str(term).startswith(RML2):
-            return term
-        local = str(term)[len(RML2) :]
-        if local in _RML2_SPECIAL:
-            return URIRef(_RML2_SPECIAL[local])
-        if local in _RML2_TO_LEGACY_RML:
-            return URIRef(RML + local)
-        if local in _FORMULATIONS_LOCAL:
-            return term  # formulations are looked up by full IRI
-        return URIRef(RR + local)
-
-    if not any(str(p).startswith(RML2) for p in graph.predicates()):
-        return
-    for s, p, o in list(graph):
-        new = (legacy(s), legacy(p), legacy(o))
-        if new != (s, p, o):
-            graph.remove((s, p, o))
-            graph.add(new)
-
-
-_FORMULATIONS_LOCAL = {"JSONPath", "CSV", "XPath", "SQL2008"}
-
-
-class _TermCommon(TypedDict):
-    """The :class:`TermMap` fields every kind of term map shares."""
-
-    term_type: TermType
-    where: str
-    datatype: str | None
-    language: str | None
 
 
 class _Reader:
     def __init__(
-        self, graph: Graph, file: str, base: Path, inputs: Mapping[str, Path | str]
+        self,
+        graph: Graph,
+        file: str,
+        base: Path,
+        inputs: Mapping[str, Path | str],
+        doc_base: str | None,
+        legacy: bool = False,
     ) -> None:
         from rdflib import URIRef
 
@@ -193,12 +196,15 @@ class _Reader:
         self.inputs = {k: Path(v) for k, v in inputs.items()}
         self.U = URIRef
         self.base_uri = Path(file).resolve().as_uri()
+        self.doc_base = doc_base
+        self.iri_base: str | None = doc_base
+        self.legacy = legacy
 
     # helpers ---------------------------------------------------------------
     def one(self, node: Node, pred: str, where: str) -> Node | None:
         values = list(self.g.objects(node, self.U(pred)))
         if len(values) > 1:
-            raise MappingError(f"more than one <{pred}>", where=where)
+            raise MappingError(f"more than one {short(pred)}", where=where)
         return values[0] if values else None
 
     def all(self, node: Node, *preds: str) -> list[Node]:
@@ -218,11 +224,17 @@ class _Reader:
             return Path(self.file).name + text[len(self.base_uri) :]
         return text
 
+    def check_props(self, node: Node, allowed: set[str], what: str, where: str) -> None:
+        """Refuse rml: properties that mean nothing on this kind of node."""
+        for pred in self.g.predicates(node, None):
+            text = str(pred)
+            if text.startswith(RML) and text[len(RML) :] not in allowed:
+                raise MappingError(f"{short(text)} is not allowed on {what}", where=where)
+
     # triples maps ------------------------------------------------------------
     def triples_maps(self) -> list[TriplesMap]:
         nodes = set(self.g.subjects(self.U(RML + "logicalSource"), None))
-        nodes |= set(self.g.subjects(self.U(RR + "logicalTable"), None))
-        nodes |= set(self.g.subjects(self.U(RDF_TYPE), self.U(RR + "TriplesMap")))
+        nodes |= set(self.g.subjects(self.U(RDF_TYPE), self.U(RML + "TriplesMap")))
         # Function-call bodies in FnML are themselves triples maps without a subject.
         fn_bodies = set(self.g.objects(None, self.U(FNML + "functionValue")))
         ordered = sorted((n for n in nodes if n not in fn_bodies), key=str)
@@ -231,9 +243,11 @@ class _Reader:
     def triples_map(self, node: Node) -> TriplesMap:
         iri = self.name(node)
         where = f"{self.file} <{iri}>"
+        base = self.one(node, RML + "baseIRI", where)
+        self.iri_base = str(base) if base is not None else self.doc_base
         source = self.logical_source(node, where)
-        subject_nodes = self.all(node, RR + "subjectMap")
-        subject_consts = self.all(node, RR + "subject")
+        subject_nodes = self.all(node, RML + "subjectMap")
+        subject_consts = self.all(node, RML + "subject")
         if len(subject_nodes) + len(subject_consts) != 1:
             raise MappingError("a triples map needs exactly one subject map", where=where)
         classes: tuple[str, ...] = ()
@@ -241,18 +255,13 @@ class _Reader:
         if subject_nodes:
             sm = subject_nodes[0]
             subject = self.term_map(sm, f"{where} subject map", role="subject")
-            classes = tuple(str(c) for c in self.all(sm, RR + "class"))
+            classes = tuple(str(c) for c in self.all(sm, RML + "class"))
             graphs = self.graph_maps(sm, f"{where} subject map graph")
         else:
-            subject = TermMap(
-                kind="constant",
-                term_type="iri",
-                where=f"{where} subject",
-                constant=str(subject_consts[0]),
-            )
+            subject = self.constant_iri(subject_consts[0], f"{where} subject")
         poms = tuple(
             self.pom(pom, f"{where} predicate-object map {self._pom_label(pom)}")
-            for pom in (sorted(self.all(node, RR + "predicateObjectMap"), key=self._pom_order))
+            for pom in (sorted(self.all(node, RML + "predicateObjectMap"), key=self._pom_order))
         )
         return TriplesMap(
             iri=iri,
@@ -264,18 +273,25 @@ class _Reader:
             mapping_file=self.file,
         )
 
+    def _predicates_of(self, pom: Node) -> list[str]:
+        preds = [str(p) for p in self.all(pom, RML + "predicate")]
+        for pm in self.all(pom, RML + "predicateMap"):
+            preds.extend(str(c) for c in self.all(pm, RML + "constant"))
+        return preds
+
     def _pom_label(self, pom: Node) -> str:
-        preds = [str(p) for p in self.all(pom, RR + "predicate")]
-        for pm in self.all(pom, RR + "predicateMap"):
-            preds.extend(str(c) for c in self.all(pm, RR + "constant"))
+        preds = self._predicates_of(pom)
         return f"<{sorted(preds)[0]}>" if preds else "(no predicate)"
 
     def _pom_order(self, pom: Node) -> str:
-        preds = sorted(str(p) for p in self.all(pom, RR + "predicate"))
-        for pm in self.all(pom, RR + "predicateMap"):
-            preds.extend(str(c) for c in self.all(pm, RR + "constant"))
-        return "|".join(sorted(preds)) + str(pom)
+        return "|".join(sorted(self._predicates_of(pom))) + str(pom)
 
+    def constant_iri(self, node: Node, where: str) -> TermMap:
+        return TermMap(
+            kind="constant", term_type="iri", where=where, constant=str(node), base=self.iri_base
+        )
+
+    # logical sources ---------------------------------------------------------
     def logical_source(self, node: Node, where: str) -> LogicalSource:
         ls = self.one(node, RML + "logicalSource", where)
         if ls is None:
@@ -284,22 +300,63 @@ class _Reader:
         source = self.one(ls, RML + "source", lwhere)
         if source is None:
             raise MappingError("no rml:source", where=lwhere)
-        source_text = str(source)
-        if source_text.startswith("file:"):
-            from urllib.parse import unquote, urlparse
-
-            source_text = unquote(urlparse(source_text).path)
+        source_text, folder, options = self.source_description(source, lwhere)
         formulation_node = self.one(ls, RML + "referenceFormulation", lwhere)
         iterator = self.one(ls, RML + "iterator", lwhere)
         formulation = self.formulation(formulation_node, source_text, lwhere)
-        path = self.resolve_source(source_text, self.name(ls))
+        nulls = tuple(str(v) for v in self.all(ls, RML + "null")) + options.pop("null", ())
+        if self.legacy:
+            nulls = ("", *nulls)  # legacy processors read an empty CSV cell as no value
         return LogicalSource(
             name=source_text,
-            path=path,
+            path=self.resolve_source(source_text, self.name(ls), folder),
             formulation=formulation,
             iterator=str(iterator) if iterator is not None else None,
             where=lwhere,
+            null_values=nulls,
+            natural_types=not self.legacy,
+            **options,
         )
+
+    def source_description(self, source: Node, where: str) -> tuple[str, Path, dict[str, Any]]:
+        """(path text, folder it is relative to, LogicalSource options) of an ``rml:source``."""
+        from rdflib import BNode, Literal
+
+        if isinstance(source, Literal) or (
+            not isinstance(source, BNode) and not list(self.g.predicate_objects(source))
+        ):
+            text = str(source)
+            if text.startswith("file:"):
+                from urllib.parse import unquote, urlparse
+
+                text = unquote(urlparse(text).path)
+            return text, self.base, {}
+        swhere = f"{where} source"
+        allowed = {"root", "path", "encoding", "compression", "null"}
+        self.check_props(source, allowed, "a source description", swhere)
+        path = self.one(source, RML + "path", swhere)
+        if path is None:
+            raise MappingError("a source description needs rml:path", where=swhere)
+        root = self.one(source, RML + "root", swhere)
+        folder = self.base
+        if root is not None and str(root) == RML + "MappingDirectory":
+            folder = Path(self.file).resolve().parent
+        elif root is not None and str(root) == RML + "CurrentWorkingDirectory":
+            folder = Path.cwd()
+        elif root is not None:
+            folder = Path(str(root))
+        options: dict[str, Any] = {"null": tuple(str(v) for v in self.all(source, RML + "null"))}
+        encoding = self.one(source, RML + "encoding", swhere)
+        if encoding is not None:
+            if str(encoding) not in _ENCODINGS:
+                raise MappingError(f"unsupported rml:encoding <{encoding}>", where=swhere)
+            options["encoding"] = _ENCODINGS[str(encoding)]
+        compression = self.one(source, RML + "compression", swhere)
+        if compression is not None:
+            if str(compression) not in _COMPRESSIONS:
+                raise MappingError(f"unsupported rml:compression <{compression}>", where=swhere)
+            options["compression"] = _COMPRESSIONS[str(compression)]
+        return str(path), folder, options
 
     def formulation(self, node: Node | None, source: str, where: str) -> Formulation:
         if node is not None:
@@ -313,9 +370,11 @@ class _Reader:
         suffix = Path(source).suffix.lower()
         by_suffix: dict[str, Formulation] = {
             ".csv": "csv",
+            ".tsv": "csv",
             ".json": "jsonpath",
             ".ndjson": "jsonpath",
             ".jsonl": "jsonpath",
+            ".xml": "xpath",
             ".geojson": "geojson",
             ".parquet": "parquet",
             ".shp": "shapefile",
@@ -324,7 +383,7 @@ class _Reader:
             raise MappingError(f"no rml:referenceFormulation for {source!r}", where=where)
         return by_suffix[suffix]
 
-    def resolve_source(self, source: str, node_name: str) -> Path:
+    def resolve_source(self, source: str, node_name: str, folder: Path) -> Path:
         candidates = [source, Path(source).name, Path(source).stem, node_name]
         if "#" in node_name:
             candidates.append(node_name.rsplit("#", 1)[1])
@@ -332,55 +391,40 @@ class _Reader:
             if key in self.inputs:
                 return self.inputs[key]
         path = Path(source)
-        return path if path.is_absolute() else self.base / path
+        return path if path.is_absolute() else folder / path
 
+    # predicate-object maps -----------------------------------------------------
     def graph_maps(self, node: Node, where: str) -> tuple[TermMap, ...]:
         out: list[TermMap] = []
-        for i, gm in enumerate(self.all(node, RR + "graphMap")):
+        for i, gm in enumerate(self.all(node, RML + "graphMap")):
             out.append(self.term_map(gm, f"{where} #{i + 1}", role="graph"))
-        for g in self.all(node, RR + "graph"):
-            out.append(TermMap(kind="constant", term_type="iri", where=where, constant=str(g)))
-        return tuple(t for t in out if t.constant != RR + "defaultGraph")
+        for g in self.all(node, RML + "graph"):
+            out.append(self.constant_iri(g, where))
+        return tuple(t for t in out if t.constant != RML + "defaultGraph")
 
     def pom(self, node: Node, where: str) -> PredicateObjectMap:
         preds = [
-            TermMap(kind="constant", term_type="iri", where=f"{where} predicate", constant=str(p))
-            for p in self.all(node, RR + "predicate")
+            self.constant_iri(p, f"{where} predicate") for p in self.all(node, RML + "predicate")
         ]
         preds += [
             self.term_map(pm, f"{where} predicate map", role="predicate")
-            for pm in self.all(node, RR + "predicateMap")
+            for pm in self.all(node, RML + "predicateMap")
         ]
         if not preds:
-            raise MappingError("no rr:predicate / rr:predicateMap", where=where)
+            raise MappingError("no rml:predicate / rml:predicateMap", where=where)
         objects: list[TermMap] = []
         refs: list[RefObjectMap] = []
-        for o in self.all(node, RR + "object"):
+        for o in self.all(node, RML + "object"):
             objects.append(self.constant_term(o, f"{where} object"))
-        for i, om in enumerate(self.all(node, RR + "objectMap")):
+        for i, om in enumerate(self.all(node, RML + "objectMap")):
             owhere = f"{where} object map #{i + 1}"
-            parent = self.one(om, RR + "parentTriplesMap", owhere)
+            parent = self.one(om, RML + "parentTriplesMap", owhere)
             if parent is not None:
-                joins = []
-                for jc in self.all(om, RR + "joinCondition"):
-                    child = self.one(jc, RR + "child", owhere)
-                    par = self.one(jc, RR + "parent", owhere)
-                    if child is None or par is None:
-                        raise MappingError(
-                            "join condition needs rr:child and rr:parent", where=owhere
-                        )
-                    joins.append(
-                        JoinCondition(
-                            self.reference(str(child), owhere), self.reference(str(par), owhere)
-                        )
-                    )
-                refs.append(
-                    RefObjectMap(parent=self.name(parent), joins=tuple(joins), where=owhere)
-                )
+                refs.append(self.ref_object_map(om, parent, owhere))
             else:
                 objects.append(self.term_map(om, owhere, role="object"))
         if not objects and not refs:
-            raise MappingError("no rr:object / rr:objectMap", where=where)
+            raise MappingError("no rml:object / rml:objectMap", where=where)
         return PredicateObjectMap(
             predicates=tuple(preds),
             objects=tuple(objects),
@@ -389,12 +433,40 @@ class _Reader:
             where=where,
         )
 
+    def ref_object_map(self, om: Node, parent: Node, where: str) -> RefObjectMap:
+        self.check_props(
+            om, {"parentTriplesMap", "joinCondition"}, "a referencing object map", where
+        )
+        joins = [self.join(jc, where) for jc in self.all(om, RML + "joinCondition")]
+        return RefObjectMap(parent=self.name(parent), joins=tuple(joins), where=where)
+
+    def join(self, jc: Node, where: str) -> JoinCondition:
+        """``rml:child``/``rml:parent`` or ``rml:childMap``/``rml:parentMap`` (references)."""
+        sides = []
+        for side in ("child", "parent"):
+            short_form = self.one(jc, RML + side, where)
+            long_form = self.one(jc, RML + side + "Map", where)
+            if (short_form is None) == (long_form is None):
+                raise MappingError(
+                    f"a join condition needs one of rml:{side} / rml:{side}Map", where=where
+                )
+            if long_form is not None:
+                self.check_props(long_form, {"reference"}, f"rml:{side}Map", where)
+                short_form = self.one(long_form, RML + "reference", where)
+                if short_form is None:
+                    raise MappingError(
+                        f"rml:{side}Map supports rml:reference only in eokg", where=where
+                    )
+            sides.append(self.reference(str(short_form), where))
+        return JoinCondition(sides[0], sides[1])
+
+    # term maps -------------------------------------------------------------------
     def constant_term(self, value: Node, where: str) -> TermMap:
         from rdflib import Literal
 
         if isinstance(value, Literal):
             dt = str(value.datatype) if value.datatype else None
-            if dt == XSD_STRING:
+            if dt in (XSD_STRING, RDF_LANG_STRING):
                 dt = None
             return TermMap(
                 kind="constant",
@@ -404,7 +476,7 @@ class _Reader:
                 datatype=dt,
                 language=value.language,
             )
-        return TermMap(kind="constant", term_type="iri", where=where, constant=str(value))
+        return self.constant_iri(value, where)
 
     def reference(self, text: str, where: str, raw: bool = False) -> Reference:
         try:
@@ -420,122 +492,168 @@ class _Reader:
             and role != "param"
             and not list(self.g.predicate_objects(node))
         ):
-            # rr:subjectMap <iri> shortcut is not RML; a bare IRI here is a constant.
+            # A bare IRI in place of a term map is a constant.
             return self.constant_term(node, where)
-        constant = self.one(node, RR + "constant", where)
-        reference = self.one(node, RML + "reference", where) or self.one(node, RR + "column", where)
-        template = self.one(node, RR + "template", where)
-        function = self.one(node, FNML + "functionValue", where)
-        rrx_function = self.one(node, RRX + "function", where)
+        self.check_props(node, _ROLE_PROPS[role], f"a {role} map", where)
+        value = self.value_of(node, where)
+        kind = value[0]
+        if kind == "constant":
+            term = self.constant_term(value[1], where)
+        elif kind == "reference":
+            term = TermMap(
+                kind="reference",
+                term_type="literal",
+                where=where,
+                reference=self.reference(str(value[1]), where, raw),
+            )
+        elif kind == "template":
+            try:
+                parts = parse_template(str(value[1]))
+            except ValueError as exc:
+                raise MappingError(f"bad template: {exc}", where=where) from exc
+            term = TermMap(kind="template", term_type="literal", where=where, template=parts)
+        else:
+            call = self.function_call(value[1], where, style=kind)
+            term = TermMap(kind="function", term_type="literal", where=where, function=call)
+        return self.typed(term, node, where, role)
+
+    def value_of(self, node: Node, where: str) -> tuple[str, Node]:
+        """How a term map gives its value: (kind, node)."""
         given = [
-            x for x in (constant, reference, template, function, rrx_function) if x is not None
+            (kind, value)
+            for kind, pred in (
+                ("constant", RML + "constant"),
+                ("reference", RML + "reference"),
+                ("template", RML + "template"),
+                ("rml-fnml", RML + "functionExecution"),
+                ("fnml", FNML + "functionValue"),
+                ("rrx", RRX + "function"),
+            )
+            if (value := self.one(node, pred, where)) is not None
         ]
         if len(given) != 1:
             raise MappingError(
-                "a term map needs exactly one of rr:constant, rml:reference, rr:template, "
-                "fnml:functionValue",
+                "a term map needs exactly one of rml:constant, rml:reference, rml:template, "
+                "rml:functionExecution",
                 where=where,
             )
-        term_type_node = self.one(node, RR + "termType", where)
-        datatype = self.one(node, RR + "datatype", where)
-        language = self.one(node, RR + "language", where)
-        if constant is not None:
-            term = self.constant_term(constant, where)
-            if term_type_node is not None:
-                term = TermMap(
-                    kind="constant",
-                    term_type=self.term_type(term_type_node, where),
-                    where=where,
-                    constant=term.constant,
-                )
-            kind: TermKind = "constant"
-        elif reference is not None:
-            kind = "reference"
-        elif template is not None:
-            kind = "template"
+        kind, value = given[0]
+        return kind, node if kind == "rrx" else value
+
+    def typed(self, term: TermMap, node: Node, where: str, role: str) -> TermMap:
+        """Apply term type, datatype and language, checking them against the role."""
+        from rdflib import Literal
+
+        term_type_node = self.one(node, RML + "termType", where)
+        datatype = self.one(node, RML + "datatype", where)
+        language = self.one(node, RML + "language", where)
+        datatype_map = self.one(node, RML + "datatypeMap", where)
+        language_map = self.one(node, RML + "languageMap", where)
+        if role == "param" or (role == "object" and term.kind in ("reference", "function")):
+            default: TermType = "literal"
+        elif term.kind == "constant":
+            default = term.term_type
         else:
-            kind = "function"
-        default_type: TermType = (
-            "literal" if role == "object" and kind in ("reference", "function") else "iri"
-        )
-        if role == "param":
-            default_type = "literal"
-        if datatype is not None or language is not None:
-            default_type = "literal"
-        term_type = (
-            self.term_type(term_type_node, where) if term_type_node is not None else default_type
-        )
+            default = "iri"
+        if any(x is not None for x in (datatype, language, datatype_map, language_map)):
+            default = "literal"
+        term_type, unsafe = default, False
+        if term_type_node is not None:
+            if str(term_type_node) not in _TERM_TYPES:
+                raise MappingError(f"unknown rml:termType <{term_type_node}>", where=where)
+            term_type, unsafe = _TERM_TYPES[str(term_type_node)]
         if role in ("subject", "graph") and term_type == "literal":
             raise MappingError(f"a {role} map cannot produce literals", where=where)
         if role == "predicate" and term_type != "iri":
             raise MappingError("a predicate map must produce IRIs", where=where)
-        if language is not None and datatype is not None:
-            raise MappingError("rr:language and rr:datatype together", where=where)
-        common: _TermCommon = {
-            "term_type": term_type,
-            "where": where,
-            "datatype": str(datatype) if datatype is not None else None,
-            "language": str(language) if language is not None else None,
-        }
-        if kind == "constant":
-            return TermMap(kind="constant", constant=str(constant), **common)
-        if kind == "reference":
-            return TermMap(
-                kind="reference", reference=self.reference(str(reference), where, raw), **common
-            )
-        if kind == "template":
-            try:
-                parts = parse_template(str(template))
-            except ValueError as exc:
-                raise MappingError(f"bad template: {exc}", where=where) from exc
-            return TermMap(kind="template", template=parts, **common)
-        call = self.function_call(
-            function if function is not None else node, where, rrx=function is None
+        if term_type != "literal" and (datatype or language or datatype_map or language_map):
+            raise MappingError("a datatype or language on a map that makes IRIs", where=where)
+        if (language is not None or language_map is not None) and (
+            datatype is not None or datatype_map is not None
+        ):
+            raise MappingError("a language and a datatype together", where=where)
+        if language is not None and not (
+            isinstance(language, Literal) and valid_language(str(language))
+        ):
+            raise MappingError(f"invalid language tag {str(language)!r}", where=where)
+        dt = str(datatype) if datatype is not None else term.datatype
+        return replace(
+            term,
+            term_type=term_type,
+            unsafe=unsafe,
+            datatype=None if dt == XSD_STRING and term.kind != "constant" else dt,
+            language=str(language) if language is not None else term.language,
+            datatype_map=self.term_map(datatype_map, f"{where} datatype map", "expression")
+            if datatype_map is not None
+            else None,
+            language_map=self.term_map(language_map, f"{where} language map", "expression")
+            if language_map is not None
+            else None,
+            base=self.iri_base if term_type == "iri" else None,
         )
-        return TermMap(kind="function", function=call, **common)
 
-    def term_type(self, node: Node, where: str) -> TermType:
-        mapping: dict[str, TermType] = {
-            RR + "IRI": "iri",
-            RR + "Literal": "literal",
-            RR + "BlankNode": "blank",
-        }
-        if str(node) not in mapping:
-            raise MappingError(f"unknown rr:termType <{node}>", where=where)
-        return mapping[str(node)]
-
-    def function_call(self, node: Node, where: str, rrx: bool = False) -> FunctionCall:
+    # functions ---------------------------------------------------------------------
+    def function_call(self, node: Node, where: str, style: str) -> FunctionCall:
         fwhere = f"{where} function"
-        if rrx:
-            fn_iri = str(self.one(node, RRX + "function", fwhere))
-            args_node = self.one(node, RRX + "argumentMap", fwhere)
-            from rdflib.collection import Collection
+        if style == "rrx":
+            return self.rrx_call(node, fwhere)
+        if style == "fnml":
+            return self.fnml_call(node, fwhere)
+        self.check_props(node, {"function", "input"}, "a function execution", fwhere)
+        fn = self.one(node, RML + "function", fwhere)
+        if fn is None:
+            raise MappingError("a function execution needs rml:function", where=fwhere)
+        params: list[tuple[str, TermMap]] = []
+        for i, inp in enumerate(self.all(node, RML + "input")):
+            iwhere = f"{fwhere} input #{i + 1}"
+            self.check_props(inp, {"parameter", "inputValue", "inputValueMap"}, "an input", iwhere)
+            param = self.one(inp, RML + "parameter", iwhere)
+            value = self.one(inp, RML + "inputValue", iwhere)
+            value_map = self.one(inp, RML + "inputValueMap", iwhere)
+            if param is None or (value is None) == (value_map is None):
+                raise MappingError(
+                    "an input needs rml:parameter and one of rml:inputValue / rml:inputValueMap",
+                    where=iwhere,
+                )
+            if value is not None:
+                term = self.constant_term(value, iwhere)
+            else:
+                assert value_map is not None
+                term = self.term_map(value_map, iwhere, role="param")
+            params.append((PARAM_SYNONYMS.get(str(param), str(param)), term))
+        return self.checked_call(str(fn), tuple(params), fwhere)
 
-            args = list(Collection(self.g, args_node)) if args_node is not None else []
-            canonical = canonical_function(fn_iri)
-            if canonical is None:
-                raise MappingError(f"unknown function <{fn_iri}>", where=fwhere)
-            names = positional_params(canonical)
-            if len(args) > len(names):
-                raise MappingError(f"too many arguments for <{fn_iri}>", where=fwhere)
-            positional = tuple(
-                (names[i], self.term_map(a, f"{fwhere} argument #{i + 1}", role="param"))
-                for i, a in enumerate(args)
-            )
-            return self.checked_call(canonical, positional, fn_iri, fwhere)
+    def rrx_call(self, node: Node, fwhere: str) -> FunctionCall:
+        from rdflib.collection import Collection
+
+        fn_iri = str(self.one(node, RRX + "function", fwhere))
+        args_node = self.one(node, RRX + "argumentMap", fwhere)
+        args = list(Collection(self.g, args_node)) if args_node is not None else []
+        found = lookup(fn_iri)
+        if found is None:
+            raise MappingError(f"unknown function <{fn_iri}>", where=fwhere)
+        names = found[1].params
+        if len(args) > len(names):
+            raise MappingError(f"too many arguments for <{fn_iri}>", where=fwhere)
+        positional = tuple(
+            (names[i], self.term_map(a, f"{fwhere} argument #{i + 1}", role="param"))
+            for i, a in enumerate(args)
+        )
+        return self.checked_call(fn_iri, positional, fwhere)
+
+    def fnml_call(self, node: Node, fwhere: str) -> FunctionCall:
+        """Legacy FnML: a triples map whose predicate-object maps are the parameters."""
         executes: str | None = None
         params: list[tuple[str, TermMap]] = []
-        for i, pom in enumerate(self.all(node, RR + "predicateObjectMap")):
+        for i, pom in enumerate(self.all(node, RML + "predicateObjectMap")):
             pwhere = f"{fwhere} parameter #{i + 1}"
-            pred_nodes = self.all(pom, RR + "predicate")
-            for pm in self.all(pom, RR + "predicateMap"):
-                pred_nodes.extend(self.all(pm, RR + "constant"))
+            pred_nodes = self._predicates_of(pom)
             if len(pred_nodes) != 1:
                 raise MappingError("a function parameter needs one rr:predicate", where=pwhere)
-            pred = str(pred_nodes[0])
-            values = [self.constant_term(o, pwhere) for o in self.all(pom, RR + "object")]
+            pred = pred_nodes[0]
+            values = [self.constant_term(o, pwhere) for o in self.all(pom, RML + "object")]
             values += [
-                self.term_map(om, pwhere, role="param") for om in self.all(pom, RR + "objectMap")
+                self.term_map(om, pwhere, role="param") for om in self.all(pom, RML + "objectMap")
             ]
             if len(values) != 1:
                 raise MappingError("a function parameter needs one value", where=pwhere)
@@ -547,16 +665,16 @@ class _Reader:
                 params.append((pred, values[0]))
         if executes is None:
             raise MappingError("function value without fno:executes", where=fwhere)
-        canonical = canonical_function(executes)
-        if canonical is None:
-            known = ", ".join(sorted(FUNCTIONS))
-            raise MappingError(f"unknown function <{executes}>; known: {known}", where=fwhere)
-        return self.checked_call(canonical, tuple(params), executes, fwhere)
+        return self.checked_call(executes, tuple(params), fwhere)
 
     def checked_call(
-        self, canonical: str, params: tuple[tuple[str, TermMap], ...], given: str, where: str
+        self, given: str, params: tuple[tuple[str, TermMap], ...], where: str
     ) -> FunctionCall:
-        spec = FUNCTIONS[canonical]
+        found = lookup(given)
+        if found is None:
+            known = ", ".join(known_functions())
+            raise MappingError(f"unknown function <{given}>; known: {known}", where=where)
+        canonical, spec = found
         names = {p for p, _ in params}
         unknown = names - set(spec.params) - set(spec.aliases)
         if unknown:
@@ -575,8 +693,6 @@ class _Reader:
 
 def _as_raw(term: TermMap) -> TermMap:
     """The same term map reading its reference whole (JSON text, WKB)."""
-    from dataclasses import replace
-
     if term.kind == "reference" and term.reference is not None:
         return replace(term, reference=replace(term.reference, raw=True))
     return term
@@ -595,6 +711,6 @@ def _check_parents(plan: MappingPlan) -> None:
                 if not rom.joins and parent.source.key != tm.source.key:
                     raise MappingError(
                         "a referencing object map over another logical source needs "
-                        "rr:joinCondition",
+                        "rml:joinCondition",
                         where=rom.where,
                     )

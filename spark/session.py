@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from eokg.config import SparkSettings
-from eokg.errors import require
+from eokg.errors import ConfigError, require
+
+#: Where scripts/install.sh puts Sedona's jars: ``.vendor/sedona`` at the top of the install.
+DEFAULT_SEDONA_JARS = Path(__file__).resolve().parents[1] / ".vendor" / "sedona"
 
 
 def build_session(settings: SparkSettings, **extra_conf: str) -> Any:
@@ -28,8 +32,10 @@ def build_session(settings: SparkSettings, **extra_conf: str) -> Any:
     if active is not None:
         return active
     builder = SparkSession.builder.appName(settings.app_name)
-    if not SparkConf().contains("spark.master"):  # not under spark-submit
+    submitted = SparkConf()
+    if not submitted.contains("spark.master"):  # not under spark-submit
         builder = builder.master(settings.master)
+    master = submitted.get("spark.master", settings.master) or settings.master
     conf = {
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
@@ -40,6 +46,8 @@ def build_session(settings: SparkSettings, **extra_conf: str) -> Any:
         "spark.sql.sources.partitionOverwriteMode": "static",
         # kind=t|r|c partitions are written concurrently instead of sorting every line by kind
         "spark.sql.maxConcurrentOutputFileWriters": "4",
+        **sedona_conf(settings),
+        **ship_conf(master, submitted.get("spark.submit.pyFiles", "") or ""),
         **extra_conf,
     }
     for key, value in conf.items():
@@ -49,11 +57,67 @@ def build_session(settings: SparkSettings, **extra_conf: str) -> Any:
     return spark
 
 
+def with_master(settings: SparkSettings, master: str | None) -> SparkSettings:
+    """``settings`` with a CLI ``--master`` applied (None: as configured)."""
+    return settings if master is None else settings.model_copy(update={"master": master})
+
+
+def ship_conf(master: str, py_files: str) -> dict[str, str]:
+    """``spark.submit.pyFiles`` with eokg's code zip for a master whose executors do
+    not share the driver's interpreter (``spark/ship.py``); kept as given when an
+    eokg zip is already there (``spark-submit --py-files``)."""
+    from eokg.spark.ship import code_zip, ships_code
+
+    if not ships_code(master):
+        return {}
+    given = [f for f in py_files.split(",") if f]
+    if any(Path(f).name.startswith("eokg-") and f.endswith(".zip") for f in given):
+        return {}
+    return {"spark.submit.pyFiles": ",".join([*given, str(code_zip())])}
+
+
+def sedona_jars(settings: SparkSettings) -> list[Path]:
+    """Sedona's jars for this session: none when off or (in "auto") not installed.
+
+    The jars come from the install (``scripts/install.sh``), never from Maven at
+    run time: a job on a machine without network must start the same way.
+    """
+    if settings.sedona == "off":
+        return []
+    folder = settings.sedona_jars or DEFAULT_SEDONA_JARS
+    jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
+    if not jars and settings.sedona == "on":
+        raise ConfigError(
+            "no Apache Sedona jars here; run scripts/install.sh (spark extra) or set "
+            "EOKG_SPARK__SEDONA=auto to use shapely",
+            where=str(folder),
+        )
+    return jars
+
+
+def sedona_conf(settings: SparkSettings) -> dict[str, str]:
+    """Session settings that load and register Sedona (empty without its jars).
+
+    The SQL extension registers the ST_ functions and the spatial join planner
+    in every session of the context; Kryo with Sedona's registrator keeps the
+    geometries that a spatial join shuffles small.
+    """
+    jars = sedona_jars(settings)
+    if not jars:
+        return {}
+    return {
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "org.apache.sedona.sql.SedonaSqlExtensions",
+        "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+        "spark.kryo.registrator": "org.apache.sedona.core.serde.SedonaKryoRegistrator",
+    }
+
+
 def has_sedona(spark: Any) -> bool:
     """True when the session has Apache Sedona's SQL functions registered.
 
-    Sedona is optional (its jars are not always reachable); the job uses its
-    ST_ functions when present and shapely/SedonaDB in ``mapInArrow`` otherwise.
+    Sedona is optional (a bare ``pip install`` has no jars); the jobs use its
+    ST_ functions when present and shapely in ``mapInArrow`` otherwise.
     """
     try:
         return bool(spark.catalog.functionExists("ST_GeomFromWKT"))

@@ -115,8 +115,13 @@ class CompiledSource:
 
 
 class _Compiler:
-    def __init__(self, plan: MappingPlan, source: LogicalSource, df: Any) -> None:
+    def __init__(
+        self, plan: MappingPlan, source: LogicalSource, df: Any, sedona: bool = False
+    ) -> None:
         self.plan = plan
+        #: geometry function terms become Sedona SQL (eokg.spark.sedona_sql)
+        self.sedona = sedona
+        self.calls: dict[TermMap, Any] = {}  # TermMap -> sedona_sql.CompiledCall
         self.source = source
         self.executor = Executor(plan)
         self.maps = self.executor.maps_for(source.key)
@@ -139,12 +144,70 @@ class _Compiler:
     def check(self) -> None:
         if not self.maps:
             raise NotCompilable("no triples map reads this source")
+        if self.source.natural_types:
+            raise NotCompilable("JSON values keep their types (projected in Python)")
         for tm in self.maps:
+            objects = {o for pom in tm.poms for o in pom.objects}
             for term in self.term_maps(tm):
-                if term.kind not in ("constant", "reference", "template"):
+                _check_rml_core(term)
+                if term.kind == "function" and self.sedona and term in objects:
+                    self.call(term)
+                elif term.kind not in ("constant", "reference", "template"):
                     raise NotCompilable(f"{term.where} calls a function")
         for ref in self.refs:
             self.column_of(ref)
+        self.probe_geometries()
+
+    def call(self, term: TermMap) -> Any:
+        """The compiled geometry function of ``term`` (a ``sedona_sql.CompiledCall``)."""
+        from eokg.spark import sedona_sql
+
+        if term not in self.calls:
+            prefix = f"__s{len(self.calls)}"
+            self.calls[term] = sedona_sql.compile_call(
+                term, self.value, _json_value, prefix, self.geometry_column(term)
+            )
+        return self.calls[term]
+
+    def geometry_column(self, term: TermMap) -> int:
+        """The source column of a function's geometry parameter (-1: none, not compilable)."""
+        from eokg.spark.functions import P_GEOMETRY
+
+        param = term.function.param(P_GEOMETRY) if term.function else None
+        if param is None or param.reference is None:
+            return -1
+        return self.column_of(param.reference)
+
+    def staged(self) -> Any:
+        """The source frame plus the geometry calls' intermediate columns, stage by stage."""
+        df = self.df
+        depth = max((len(call.stages) for call in self.calls.values()), default=0)
+        for level in range(depth):
+            columns: dict[str, Any] = {}
+            for call in self.calls.values():
+                if level < len(call.stages):
+                    columns.update(call.stages[level])
+            df = df.select("*", *[expr.alias(name) for name, expr in columns.items()])
+        return df
+
+    def probe_geometries(self) -> None:
+        """One look at the geometry columns: a ``<crs>`` prefix or GeoJSON needs shapely.
+
+        The only pass over the data before the write, and only for sources with
+        geometry functions; it stops at the first such value.
+        """
+        from pyspark.sql import functions as F
+
+        from eokg.spark.sedona_sql import NOT_WKT
+
+        columns = {self.column_of(call.geometry) for call in self.calls.values()}
+        if not columns:
+            return
+        cond = F.lit(False)
+        for index in sorted(columns):
+            cond = cond | F.col(f"c{index}").rlike(NOT_WKT)
+        if self.df.where(cond).limit(1).count():
+            raise NotCompilable("some geometries carry a CRS prefix or are GeoJSON")
 
     def term_maps(self, tm: TriplesMap) -> list[TermMap]:
         terms = [tm.subject, *tm.subject_graphs]
@@ -157,8 +220,6 @@ class _Compiler:
 
     def column_of(self, ref: Reference) -> int:
         """The position of the source column ``project_arrow`` would read for ``ref``."""
-        if ref.raw:
-            raise NotCompilable(f"reference {ref.text!r} is read whole (raw)")
         if ref.text in self.names:
             name = ref.text
         elif len(ref.path) == 1 and ref.path[0] in self.names:
@@ -167,6 +228,8 @@ class _Compiler:
             raise NotCompilable(f"reference {ref.text!r} is not a plain column")
         if self.types[name] not in _PLAIN_TYPES:
             raise NotCompilable(f"column {name!r} is {self.types[name]}")
+        if ref.raw and self.types[name] != "StringType":  # raw of a string is the string
+            raise NotCompilable(f"reference {ref.text!r} is read whole (raw)")
         return self.names.index(name)
 
     # -------------------------------------------------------------- terms
@@ -195,7 +258,9 @@ class _Compiler:
         if term.kind == "constant":
             text = self.executor.terms(term, self._one_row, None).values[0].as_py()
             return F.lit(text).cast("string")
-        if term.kind == "reference":
+        if term.kind == "function":
+            lexical = self.call(term).value
+        elif term.kind == "reference":
             assert term.reference is not None
             lexical = self.value(term.reference)
         else:
@@ -210,7 +275,9 @@ class _Compiler:
                         parts.append(self.value(part))
             lexical = F.concat(*parts) if parts else F.lit("")
         if term.term_type == "iri":
-            if term.kind != "template":
+            if term.kind == "reference":  # a value that is no IRI makes no term (as Arrow)
+                lexical = F.when(~lexical.rlike(_IRIREF_FORBIDDEN), lexical)
+            elif term.kind != "template":
                 lexical = _encode_chars(lexical, _IRIREF_FORBIDDEN, _percent)
             return F.concat(F.lit("<"), lexical, F.lit(">"))
         if term.term_type == "blank":
@@ -282,21 +349,23 @@ class _Compiler:
 
     # ------------------------------------------------------------ rejects
     def missing(self, tm: TriplesMap) -> tuple[Any, Any] | None:
-        """(is rejected, reason) of one map: a subject reference with no value."""
+        """(is rejected, reason) of one map: a subject reference with no value, then the
+        first geometry function that rejects, in the order the executor calls them."""
         from pyspark.sql import functions as F
 
-        if tm.subject.kind not in ("reference", "template"):
-            return None
-        refs = tm.subject.references()
-        if not refs:
+        reasons = [self.calls[o].reason for p in tm.poms for o in p.objects if o in self.calls]
+        refs = tm.subject.references() if tm.subject.kind in ("reference", "template") else []
+        if not refs and not reasons:
             return None
         bad = F.lit(False)
-        reason = F.lit(None).cast("string")
+        reason = F.coalesce(*reasons) if reasons else F.lit(None).cast("string")
         for ref in reversed(refs):  # the first missing reference names the reason
             text = f"{tm.subject.where}: missing value for reference {ref.text!r}"
             null = self.value(ref).isNull()
             bad = null | bad
             reason = F.when(null, F.lit(json.dumps(text, ensure_ascii=False))).otherwise(reason)
+        for call_reason in reasons:
+            bad = bad | call_reason.isNotNull()
         return bad, reason
 
     def reject_line(self, tm: TriplesMap, reason: Any, row: Any) -> Any:
@@ -352,7 +421,7 @@ class _Compiler:
         # Stage 1: the position in the partition and the IRI-safe values, in a projection
         # of their own: the id is nondeterministic, so Spark never inlines this stage
         # into the next (where the id would only advance on the rows reaching a branch).
-        positioned = self.df.select(
+        positioned = self.staged().select(
             "*",
             F.monotonically_increasing_id().bitwiseAND(F.lit(_POSITION_MASK)).alias(_POSITION),
             *[expr.alias(f"__e{index}") for index, expr in self._iri_safe.items()],
@@ -396,19 +465,33 @@ class _Compiler:
 
 
 def compile_source(
-    plan: MappingPlan, source: LogicalSource, df: Any, mode: str, batch_rows: int
+    plan: MappingPlan,
+    source: LogicalSource,
+    df: Any,
+    mode: str,
+    batch_rows: int,
+    sedona: bool = False,
 ) -> CompiledSource:
     """The SQL-compiled (kind, line) frame of ``source``; raises :class:`NotCompilable`.
 
     ``df`` is the source frame from :func:`~eokg.spark.job.source_frame` and
     ``batch_rows`` the session's ``maxRecordsPerBatch`` (for reject row numbers).
+    With ``sedona`` (the session has it), geometry functions in object maps
+    compile to Sedona SQL (:mod:`eokg.spark.sedona_sql`) instead of keeping
+    the source on the Python path.
     """
     if mode != "arrow":
         raise NotCompilable(f"{mode} sources are projected in Python")
-    return _Compiler(plan, source, df).build(batch_rows)
+    return _Compiler(plan, source, df, sedona).build(batch_rows)
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _check_rml_core(term: TermMap) -> None:
+    """RML-Core term map features only the Arrow engine implements (same output)."""
+    if term.unsafe or term.base or term.datatype_map or term.language_map:
+        raise NotCompilable(f"{term.where} uses unsafe IRIs, a base or a datatype/language map")
 
 
 def _percent(char: Any) -> Any:

@@ -22,6 +22,10 @@ class JobSummary:
     distinct: bool = False
     #: Spark only: whether the session had Apache Sedona's ST_ functions registered
     sedona: bool | None = None
+    #: who ran the geometry functions: "sedona", "shapely", "sedona+shapely", None (none)
+    geometry_engine: str | None = None
+    #: sources whose geometry stayed on shapely although the session had Sedona, and why
+    geometry_fallbacks: dict[str, str] = field(default_factory=dict)
 
     @property
     def reject_count(self) -> int:

@@ -157,6 +157,13 @@ class SparkSettings(BaseModel):
     shuffle_partitions: int = 8
     # Rows per Arrow batch handed to Python geometry code.
     arrow_batch_rows: int = 10_000
+    # Apache Sedona: "auto" loads its jars from sedona_jars when the folder has them
+    # (scripts/install.sh puts them in the install's .vendor/sedona) and uses shapely
+    # otherwise; "off" never loads them; "on" fails when they are missing.
+    sedona: Literal["auto", "on", "off"] = "auto"
+    # Folder of Sedona's jars; None: the install's .vendor/sedona.  Nothing is ever
+    # downloaded at run time.
+    sedona_jars: Path | None = None
 
 
 class MLSettings(BaseModel):

@@ -8,6 +8,7 @@ accept a new value.
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 
 import rdflib
 
@@ -22,7 +23,11 @@ SCHEME_FILES = {"seaice": "seaice.ttl", "crop": "crops.ttl", "product": "product
 def concept_keys(scheme: str) -> frozenset[str]:
     """The local names of the concepts in ``scheme`` (``"seaice"``, ``"crop"``, ``"product"``)."""
     graph = rdflib.Graph()
-    graph.parse(CONCEPTS_DIR / SCHEME_FILES[scheme], format="turtle")
+    # through importlib.resources: on a cluster's executors the package is a zip
+    # (spark/ship.py), where CONCEPTS_DIR names no real folder
+    text = resources.files("eokg.ontologies").joinpath("concepts", SCHEME_FILES[scheme])
+    graph.parse(data=text.read_text(encoding="utf-8"), format="turtle",
+                publicID=(CONCEPTS_DIR / SCHEME_FILES[scheme]).as_uri())
     scheme_iri = rdflib.URIRef(f"{EOC}{scheme}")
     prefix = f"{EOC}{scheme}/"
     return frozenset(
