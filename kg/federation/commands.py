@@ -88,7 +88,8 @@ def write_result(result: Any, fmt: str | None, output: BinaryIO) -> None:
     else:
         for piece in write_solutions(result.variables, result.rows, media_type):
             output.write(piece)
-        output.write(b"\n")
+        if media_type in ("application/sparql-results+json", "application/sparql-results+xml"):
+            output.write(b"\n")  # CSV and TSV rows already end with their line break
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:

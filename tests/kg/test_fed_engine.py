@@ -382,6 +382,11 @@ def test_federate_command(federation: Any, tmp_path: Path, capsys: Any) -> None:
     assert commands.run(args, settings) == 0
     body = json.loads(capsys.readouterr().out)
     assert len(body["results"]["bindings"]) == sum(reference(federation, query).values())
+    for fmt, line_end in (("csv", "\r\n"), ("tsv", "\n")):
+        args = parser.parse_args(["--config", str(config), "--format", fmt, query])
+        assert commands.run(args, settings) == 0
+        text = capsys.readouterr().out
+        assert text.endswith(line_end) and not text.endswith(line_end * 2), fmt  # no blank line
     args = parser.parse_args(["--config", str(config), "--explain", query])
     assert commands.run(args, settings) == 0
     plan = json.loads(capsys.readouterr().out)
