@@ -649,11 +649,7 @@ class Planner:
             rshapes, rexact = _shapes(right)
             exact = lexact and rexact
             li, ri = tree_join(item.relation, lshapes, rshapes, exact=exact)
-        step.candidates = {item.var: len(left), item.other: len(right)}
-        step.pairs = len(li)
-        step.dropped_filter = exact
-        step.invalid_literals = int(count_none(lshapes) + count_none(rshapes))
-        step.seconds = time.perf_counter() - started
+        _record_join(step, item, (left, right), (lshapes, rshapes), len(li), exact, started)
         plan.steps.append(step)
         pairs = zip(li.tolist(), ri.tolist(), strict=True)
         return [(str(left[a]), str(right[b])) for a, b in pairs], exact
@@ -719,11 +715,7 @@ class Planner:
         ]
         step = Step(_describe(item), "join", True, [item.var, item.other])
         step.note = "sides fetched once; their rows replace their patterns"
-        step.candidates = {item.var: len(left), item.other: len(right)}
-        step.pairs = len(li)
-        step.dropped_filter = exact
-        step.invalid_literals = int(count_none(lshapes) + count_none(rshapes))
-        step.seconds = time.perf_counter() - started
+        _record_join(step, item, (left, right), (lshapes, rshapes), len(li), exact, started)
         plan.steps.append(step)
         head = "(" + " ".join(f"?{n}" for n in lnames + rnames) + ")"
         return head, body, exact, both
@@ -792,6 +784,24 @@ def _balanced_union(branches: list[Any]) -> Any:
         for half in (branches[:middle], branches[middle:])
     ]
     return CompValue("GroupOrUnionGraphPattern", graph=halves)
+
+
+def _record_join(
+    step: Step,
+    item: _Spatial,
+    sides: tuple[list[Any], list[Any]],
+    shapes: tuple[Any, Any],
+    pairs: int,
+    exact: bool,
+    started: float,
+) -> None:
+    """What EXPLAIN shows of a join: set sizes, pairs, invalid literals, time."""
+    assert item.other is not None
+    step.candidates = {item.var: len(sides[0]), item.other: len(sides[1])}
+    step.pairs = pairs
+    step.dropped_filter = exact
+    step.invalid_literals = int(count_none(shapes[0]) + count_none(shapes[1]))
+    step.seconds = time.perf_counter() - started
 
 
 def _distinct(terms: Iterable[Any]) -> list[Any]:
