@@ -55,13 +55,18 @@ def read_records(path: Path) -> Iterator[Record]:
 
 
 def _ndjson(path: Path) -> Iterator[Record]:
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    # bytes, decoded line by line: one line that is not UTF-8 is that line's
+    # failure, and the good items around it are still indexed
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             where = f"{path}:{number}"
             try:
-                doc = json.loads(line)
+                doc = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                yield Record("broken", None, where, f"not UTF-8 (byte {exc.start + 1})")
+                continue
             except json.JSONDecodeError as exc:
                 yield Record("broken", None, where, f"not JSON: {exc.msg}")
                 continue

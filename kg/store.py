@@ -29,6 +29,7 @@ import queue
 import re
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -317,6 +318,11 @@ class GeoStore:
             ) from exc
         except OSError as exc:
             raise InputError(f"cannot read: {exc}", where=str(path)) from exc
+        except (EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+            raise RDFParseError(
+                f"the compressed file is truncated or corrupt: {exc}", where=str(path),
+                file=str(path),
+            ) from None
 
     # --- updates ----------------------------------------------------------------------
 

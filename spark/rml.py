@@ -123,7 +123,14 @@ def load_mapping(
             text = text_path.read_text(encoding="utf-8")
         except OSError as exc:
             raise MappingError(f"cannot read mapping: {exc}", where=str(text_path)) from exc
-        tms.extend(_parse(text, text_path, inputs or {}, base_dir))
+        except UnicodeDecodeError as exc:
+            raise MappingError(
+                f"not a text mapping: byte {exc.start + 1} is not UTF-8", where=str(text_path)
+            ) from None
+        found = _parse(text, text_path, inputs or {}, base_dir)
+        if not found:  # an empty or unrelated file would map nothing and exit 0
+            raise MappingError("no triples map in this file", where=str(text_path))
+        tms.extend(found)
         files.append(str(text_path))
     plan = MappingPlan(triples_maps=tuple(tms), files=tuple(files))
     _check_parents(plan)

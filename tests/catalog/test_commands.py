@@ -61,3 +61,18 @@ def test_index_command_json_report_and_success(tmp_path, capsys):
     code = main(["index", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["indexed"] == 3 and report["failures"] == []
+
+
+def test_a_line_that_is_not_utf8_is_reported_and_the_rest_indexed(tmp_path, capsys):
+    items = make_items(1000)
+    lines = [json.dumps(i).encode() for i in items]
+    lines.insert(500, b'{"id": "caf\xe9"}')  # Latin-1, not UTF-8
+    path = tmp_path / "items.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    db = tmp_path / "cat.sqlite"
+    code = main(["index", str(path), "--catalog", str(db)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "indexed 1000 item(s)" in out
+    assert "items.ndjson:501: record: not UTF-8" in out
+    assert SqliteIndex(db).search(SearchRequest(limit=1)).matched == 1000

@@ -387,3 +387,19 @@ def test_leftover_sst_files_are_removed_on_open(
     again = GeoStore(db)
     assert again.leftovers_removed == (0, 0)
     again.close()
+
+
+def test_truncated_gz_is_a_parse_error_naming_the_file(tmp_path: Path) -> None:
+    import gzip
+
+    from eokg.errors import RDFParseError
+    from eokg.kg.store import GeoStore
+
+    whole = gzip.compress(b"<http://ex/a> <http://ex/p> <http://ex/b> .\n" * 1000)
+    broken = tmp_path / "cut.nt.gz"
+    broken.write_bytes(whole[: len(whole) // 2])
+    store = GeoStore()
+    with pytest.raises(RDFParseError) as caught:
+        store.load([broken])
+    assert "truncated or corrupt" in str(caught.value) and str(broken) in str(caught.value)
+    assert len(store) == 0

@@ -73,3 +73,21 @@ def test_broken_mapping_names_the_rule(tmp_path, body, needle, term):
 def test_turtle_syntax_error_names_the_file(tmp_path):
     with pytest.raises(MappingError, match=r"broken\.rml\.ttl.*not valid Turtle"):
         _load_and_run(tmp_path, "<#P> rr:subjectMap [ .")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "no triples map"), (b"\x00\xff\xfe binary", "not UTF-8"),
+     (b"@prefix ex: <http://ex/> . ex:a ex:b ex:c .", "no triples map")],
+)
+def test_empty_binary_or_unrelated_mapping_files_are_errors(
+    tmp_path, content: bytes, message: str
+) -> None:
+    from eokg.errors import MappingError
+    from eokg.spark.rml import load_mapping
+
+    path = tmp_path / "m.ttl"
+    path.write_bytes(content)
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)
