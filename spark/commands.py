@@ -36,11 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: the mapping file's folder)",
     )
     parser.add_argument("--output", "-o", type=Path, required=True, help="output folder")
-    parser.add_argument("--engine", choices=("spark", "local"), default="spark")
-    parser.add_argument(
-        "--master",
-        help="Spark master URL (local[*], spark://host:7077, yarn, k8s://...); overrides "
-        "EOKG_SPARK__MASTER; eokg's code is shipped to a cluster's executors",
+    add_engine_arguments(
+        parser,
+        "Spark only: sedona compiles geometry functions to Apache Sedona SQL (same "
+        "output; needs its jars); auto uses shapely, measured faster for mapping",
     )
     parser.add_argument("--distinct", action="store_true", help="drop duplicate triples")
     parser.add_argument(
@@ -49,12 +48,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Spark only: map sources that need no Python with Spark SQL expressions "
         "(same output; slower than the Arrow executor on a 2-core machine)",
     )
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, geometry_help: str) -> None:
+    """``--engine``, ``--master`` and ``--geometry-engine``, shared by map and link."""
+    parser.add_argument("--engine", choices=("spark", "local"), default="spark")
     parser.add_argument(
-        "--geometry-engine",
-        choices=("auto", "sedona", "shapely"),
-        default="auto",
-        help="Spark only: sedona compiles geometry functions to Apache Sedona SQL (same "
-        "output; needs its jars); auto uses shapely, measured faster for mapping",
+        "--master",
+        help="Spark master URL (local[*], spark://host:7077, yarn, k8s://...); overrides "
+        "EOKG_SPARK__MASTER; eokg's code is shipped to a cluster's executors",
+    )
+    parser.add_argument(
+        "--geometry-engine", choices=("auto", "sedona", "shapely"), default="auto",
+        help=geometry_help,
     )
 
 

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from eokg.spark.commands import add_engine_arguments
+
 DEFAULT_TEMPLATE = "https://w3id.org/eokg/data/feature/{id}"
 
 
@@ -31,17 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--target-template", default=DEFAULT_TEMPLATE)
     parser.add_argument("--geometry", default="geometry", help="geometry column (WKB or WKT)")
-    parser.add_argument("--engine", choices=("spark", "local"), default="spark")
-    parser.add_argument(
-        "--master",
-        help="Spark master URL (local[*], spark://host:7077, yarn, k8s://...); overrides "
-        "EOKG_SPARK__MASTER; eokg's code is shipped to a cluster's executors",
-    )
-    parser.add_argument(
-        "--geometry-engine",
-        choices=("auto", "sedona", "shapely"),
-        default="auto",
-        help="spark engine: sedona (Sedona's spatial join; needs its jars) or the grid with "
+    add_engine_arguments(
+        parser,
+        "spark engine: sedona (Sedona's spatial join; needs its jars) or the grid with "
         "shapely (shapely, and auto: measured faster on 2 cores)",
     )
     parser.add_argument(
