@@ -21,6 +21,11 @@ DEST=".vendor/stac-browser-$VERSION"
 # 4.0.1 has no lockfile and asks for ol-stac ^1.1.0; ol-stac 1.5+ imports OpenLayers
 # functions missing from the ol ~10.6 it also asks for, and the build fails.
 OL_STAC=1.1.0
+# No lockfile either: resolve the rest as the registry stood on this day, so a
+# release published since (on a registry mirror that holds only part of a
+# family, e.g. @babel/parser 7.29.17 without the @babel/types it needs) cannot
+# break the build.
+NPM_BEFORE=2026-10-01
 
 if [ -f "$DEST/index.html" ]; then
     exit 0
@@ -54,7 +59,7 @@ grep -q 'src="/browser/config.js"' "$index" || {
     cd "$src"
     npm pkg set "dependencies.ol-stac=$OL_STAC"
     # no install scripts: they only print banners and install git hooks
-    npm install --no-audit --no-fund --ignore-scripts --loglevel=error
+    npm install --no-audit --no-fund --ignore-scripts --loglevel=error --before="$NPM_BEFORE"
     SB_pathPrefix=/browser/ SB_historyMode=history NODE_ENV=production \
         npx --no-install vue-cli-service build --noSourceMaps
 )
