@@ -24,10 +24,15 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eokg.spark.functions import FUNCTIONS, FunctionSpec, Result, canonical_function
+from eokg.spark.functions import (
+    FUNCTIONS,
+    GREL,
+    IDLAB,
+    FunctionSpec,
+    Result,
+    canonical_function,
+)
 
-GREL = "http://users.ugent.be/~bjdmeest/function/grel.ttl#"
-IDLAB = "https://w3id.org/imec/idlab/function#"
 IDLAB_EX = "http://example.com/idlab/function/"
 MORPH = "https://github.com/morph-kgc/morph-kgc/function/built-in.ttl#"
 
