@@ -62,6 +62,7 @@ from eokg.kg.query_patterns import (
 )
 from eokg.kg.sparql_syntax import (
     SyntaxTree,
+    TemplateSource,
     Writer,
     _get,
     flatten,
@@ -182,15 +183,18 @@ class Planner:
         entailment: bool = True,
         use_index: bool = True,
         union_dataset: bool = False,
+        templates: TemplateSource | None = None,
     ) -> None:
         """``union_dataset``: the query will be evaluated over the union of all graphs,
         as ``fetch`` is, so a join side ``fetch`` evaluated is exactly what the
-        query's patterns would give and may replace them (``_bind_join``)."""
+        query's patterns would give and may replace them (``_bind_join``).
+        ``templates``: the store's persistent tier of the parse cache."""
         self.index = index
         self.fetch = fetch
         self.entailment = entailment
         self.use_index = use_index
         self.union_dataset = union_dataset
+        self.templates = templates
         self._scoped: set[int] = set()  # groups another active graph or EXISTS scope
         self._over_union = False  # this query's dataset is the union (no FROM)
         self._fresh = itertools.count()
@@ -206,7 +210,7 @@ class Planner:
             return plan
         try:
             if tree is None:
-                tree = parse_query(text)
+                tree = parse_query(text, self.templates)
         except EokgError as exc:
             # rdflib is stricter or buggier than Oxigraph in places: Oxigraph decides.
             plan.note = f"not planned: {exc.message}"
@@ -279,8 +283,15 @@ class Planner:
         triples += self._nested_triples(parts, writer)
         bindable = self._bindable(group, new_parts)
         return (
-            self._plan_spatial(group, new_parts if bindable else parts, triples, [], writer, plan,
-                               bindable=bindable)
+            self._plan_spatial(
+                group,
+                new_parts if bindable else parts,
+                triples,
+                [],
+                writer,
+                plan,
+                bindable=bindable,
+            )
             or changed
         )
 

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eokg.errors import QueryError, RequestTooLarge
 
@@ -106,6 +106,14 @@ class SyntaxTree:
         return str(self.query.name).removesuffix("Query").upper()
 
 
+class TemplateSource(Protocol):
+    """A persistent tier of the template cache (``template_cache.TemplateFile``)."""
+
+    def get(self, template: str) -> SyntaxTree | None: ...
+
+    def put(self, template: str, tree: SyntaxTree) -> None: ...
+
+
 #: Parsed queries kept (pristine; callers get a copy): an endpoint sees the same
 #: few query texts again and again, and rdflib's parse is most of a planned query.
 PARSE_CACHE_SIZE = 256
@@ -115,7 +123,7 @@ _cache: OrderedDict[str, SyntaxTree] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def parse_query(text: str) -> SyntaxTree:
+def parse_query(text: str, templates: TemplateSource | None = None) -> SyntaxTree:
     """Parse ``text``; a syntax error is a ``QueryError`` with line and column.
 
     Each call returns a tree of its own, which the planner may rewrite in place.
@@ -123,7 +131,8 @@ def parse_query(text: str) -> SyntaxTree:
     and GeoJSON constants, names) replaced by placeholders, so the same query
     asked with another polygon is a cache hit. A hit is a structural copy of the
     pristine template tree with the literals filled in, about 50x cheaper than
-    rdflib's parse.
+    rdflib's parse.  ``templates`` is a second, persistent tier (a store's
+    ``template_cache.TemplateFile``) asked before rdflib's parser runs.
     """
     check_limits(text)
     template, values = _template(text)
@@ -133,15 +142,20 @@ def parse_query(text: str) -> SyntaxTree:
         hit = _cache.get(template)
         if hit is not None:
             _cache.move_to_end(template)
-    if hit is None:
-        try:
-            hit = _parse(template)
-        except QueryError:
-            if not values:
-                raise
-            hit = None
-        if hit is None:  # positions in the template's error would be off: say it of the text
-            return _parse(text)
+    if hit is not None:
+        if templates is not None:  # parsed for another store, or before this one opened
+            templates.put(template, hit)
+    else:
+        hit = templates.get(template) if templates is not None else None
+        if hit is None:
+            try:
+                hit = _parse(template)
+            except QueryError:
+                if not values:
+                    raise
+                return _parse(text)  # positions in the template's error would be off
+            if templates is not None:
+                templates.put(template, hit)
         with _cache_lock:
             _cache[template] = hit
             while len(_cache) > PARSE_CACHE_SIZE:

@@ -54,6 +54,7 @@ from eokg.kg.spatial_index import (
     index_path,
     is_geometry_literal,
 )
+from eokg.kg.template_cache import TemplateFile, template_path
 
 if TYPE_CHECKING:
     from eokg.config import StoreSettings
@@ -140,6 +141,7 @@ class GeoStore:
         self._index = SpatialIndex(
             index_path(self.path) if self.path is not None else None, fresh=created
         )
+        self._templates = TemplateFile(template_path(self.path)) if self.path else None
         self._geometry_predicates = frozenset(pyoxigraph.NamedNode(p) for p in GEOMETRY_PREDICATES)
         self._write_lock = _WriteLock()
         self._functions: dict[Any, Any] | None = None
@@ -320,7 +322,8 @@ class GeoStore:
             raise InputError(f"cannot read: {exc}", where=str(path)) from exc
         except (EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
             raise RDFParseError(
-                f"the compressed file is truncated or corrupt: {exc}", where=str(path),
+                f"the compressed file is truncated or corrupt: {exc}",
+                where=str(path),
                 file=str(path),
             ) from None
 
@@ -485,6 +488,7 @@ class GeoStore:
             entailment=options.entailment,
             use_index=options.use_index,
             union_dataset=options.union_default_graph and not options.default_graph_uris,
+            templates=self._templates,
         )
         plan = planner.plan(sparql)
         self.last_plan = plan
@@ -657,6 +661,8 @@ class GeoStore:
             self._pool = None
         self.flush()
         self._index.close()
+        if self._templates is not None:
+            self._templates.close()
         self._store = None  # type: ignore[assignment]
         gc.collect()  # pyoxigraph frees the folder lock only when the Store object dies
 
