@@ -1,5 +1,5 @@
-"""STAC API under ``/stac``: landing page, collections, items, item search, queryables,
-aggregation.
+"""STAC API under ``/stac``: landing page, collection search, items, item search,
+queryables, aggregation, and ``/stac/api``, the OpenAPI 3.0 service description.
 
 The routes only translate HTTP to ``MetadataIndex`` calls and add links; the
 backend (embedded or Elasticsearch) is built once by ``setup`` from
@@ -18,7 +18,7 @@ from eokg.api import openapi_docs as docs
 from eokg.api import stac_params
 from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import FieldsSpec, MetadataIndex, SearchPage, SearchRequest
-from eokg.catalog.search_common import collection_matches, selects
+from eokg.catalog.search_common import selects
 from eokg.errors import RequestTooLarge
 
 PREFIX = "/stac"
@@ -38,7 +38,9 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
     "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
     "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
     "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/simple-query",
     "https://api.stacspec.org/v0.3.0/aggregation",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -201,6 +203,8 @@ def landing(request: Request) -> JSONResponse:
         _link(QUERYABLES_REL, f"{base}/queryables", "application/schema+json"),
         _link("aggregate", f"{base}/aggregate", method="GET"),
         _link("aggregate", f"{base}/aggregate", method="POST"),
+        # OpenAPI 3.0 first (what ``oas30`` promises and clients take), 3.1 as well
+        _link("service-desc", f"{base}/api", docs.OPENAPI30_MEDIA_TYPE),
         _link("service-desc", f"{root}/openapi.json", docs.OPENAPI_MEDIA_TYPE),
         _link("service-doc", f"{root}/docs", "text/html"),
     ]
@@ -225,6 +229,15 @@ def landing(request: Request) -> JSONResponse:
     )
 
 
+@router.get("/api", include_in_schema=False)
+def service_desc(request: Request) -> JSONResponse:
+    """The app's OpenAPI document as OpenAPI 3.0.3, the ``service-desc`` of the landing
+    page: the ``oas30`` conformance class is about this document, not ``/openapi.json``
+    (FastAPI's 3.1)."""
+    document = docs.openapi30(request.app.openapi())
+    return JSONResponse(document, media_type=docs.OPENAPI30_MEDIA_TYPE)
+
+
 @router.get("/conformance", summary="Conformance classes", responses=docs.JSON_RESPONSES)
 def conformance() -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE}
@@ -237,23 +250,24 @@ def conformance() -> dict[str, Any]:
     responses=docs.JSON_RESPONSES,
 )
 def collections(request: Request) -> dict[str, Any]:
-    """All collections, or those matching free text ``q`` (collection-search#free-text)."""
+    """Collection Search: ``bbox``, ``datetime``, ``limit`` and free-text ``q``, paged by
+    ``next``/``prev`` links as item search is (collection-search, #free-text)."""
     base = _base(request)
-    terms = stac_params._csv(request.query_params.get("q", ""))
-    everything = _index(request).collections()
-    matching = [c for c in everything if collection_matches(c, terms)] if terms else everything
-    found = [_collection_links(base, c) for c in matching]
+    search = stac_params.collections_from_query(request.query_params)
+    page = _index(request).search_collections(search)
     self_url = f"{base}/collections"
     if request.url.query:
         self_url += f"?{request.url.query}"
+    links = [_link("self", self_url), _link("root", base), _link("parent", base)]
+    for rel, token in (("next", page.next_token), ("prev", page.prev_token)):
+        if token:
+            query = stac_params.collections_to_query(search.model_copy(update={"token": token}))
+            links.append(_link(rel, f"{base}/collections?{urlencode(query)}"))
+    found = [_collection_links(base, c) for c in page.collections]
     return {
         "collections": found,
-        "links": [
-            _link("self", self_url),
-            _link("root", base),
-            _link("parent", base),
-        ],
-        "numberMatched": len(found),
+        "links": links,
+        "numberMatched": page.matched,
         "numberReturned": len(found),
     }
 

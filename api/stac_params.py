@@ -13,7 +13,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from eokg.catalog.cql2_parse import parse_json
-from eokg.catalog.index import FieldsSpec, SearchRequest, SortField, request_error
+from eokg.catalog.index import (
+    CollectionSearch,
+    FieldsSpec,
+    SearchRequest,
+    SortField,
+    request_error,
+)
 from eokg.errors import InputError
 
 #: GET parameters that are not part of SearchRequest but of the endpoint.
@@ -50,10 +56,7 @@ def from_query(params: Mapping[str, str], **fixed: Any) -> SearchRequest:
         if key in EXTRA_GET:
             continue
         if key == "bbox":
-            try:
-                data["bbox"] = [float(v) for v in _csv(value)]
-            except ValueError as exc:
-                raise InputError("bbox must be comma-separated numbers", where="bbox") from exc
+            data["bbox"] = _bbox(value)
         elif key == "intersects":
             data["intersects"] = parse_json(value, where="intersects")
         elif key in ("ids", "collections", "q", "concepts"):
@@ -63,16 +66,66 @@ def from_query(params: Mapping[str, str], **fixed: Any) -> SearchRequest:
         elif key == "fields":
             data["fields"] = _fields(value)
         elif key == "limit":
-            try:
-                data["limit"] = int(value)
-            except ValueError as exc:
-                raise InputError("limit must be an integer", where="limit") from exc
+            data["limit"] = _limit(value)
         elif key in ("datetime", "token", "filter", "filter-lang", "filter-crs"):
             data[key] = value
         else:
             raise InputError(f"unknown query parameter {key!r}", where=key)
     data.update(fixed)
     return build(data)
+
+
+def _bbox(value: str) -> list[float]:
+    try:
+        return [float(v) for v in _csv(value)]
+    except ValueError as exc:
+        raise InputError("bbox must be comma-separated numbers", where="bbox") from exc
+
+
+def _limit(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InputError("limit must be an integer", where="limit") from exc
+
+
+def collections_from_query(params: Mapping[str, str]) -> CollectionSearch:
+    """Parse ``GET /collections`` parameters (Collection Search: simple query, ``q``).
+
+    An unknown parameter is a 400 naming it, as for items: a client sending
+    ``sortby`` or ``filter``, which this endpoint does not claim, learns so instead of
+    getting an unsorted or unfiltered page.
+    """
+    data: dict[str, Any] = {}
+    for key, value in params.items():
+        if key == "f":
+            continue
+        if key == "bbox":
+            data["bbox"] = _bbox(value)
+        elif key == "limit":
+            data["limit"] = _limit(value)
+        elif key == "q":
+            data["q"] = _csv(value)
+        elif key in ("datetime", "token"):
+            data[key] = value
+        else:
+            raise InputError(f"unknown query parameter {key!r}", where=key)
+    return CollectionSearch(**data)
+
+
+def collections_to_query(request: CollectionSearch) -> dict[str, str]:
+    """A CollectionSearch as GET query parameters (``next``/``prev`` links)."""
+    out: dict[str, str] = {}
+    if request.bbox is not None:
+        out["bbox"] = ",".join(repr(v) for v in request.bbox)
+    if request.datetime:
+        out["datetime"] = request.datetime
+    if request.q:
+        out["q"] = ",".join(request.q)
+    if request.token:
+        out["token"] = request.token
+    out["limit"] = str(request.limit)
+    return out
 
 
 def from_body(body: Any, **fixed: Any) -> SearchRequest:
@@ -138,4 +191,14 @@ def to_query(request: SearchRequest) -> dict[str, str]:
     return out
 
 
-__all__ = ["FieldsSpec", "SortField", "build", "from_body", "from_query", "to_body", "to_query"]
+__all__ = [
+    "FieldsSpec",
+    "SortField",
+    "build",
+    "collections_from_query",
+    "collections_to_query",
+    "from_body",
+    "from_query",
+    "to_body",
+    "to_query",
+]

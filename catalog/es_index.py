@@ -25,6 +25,8 @@ from eokg.catalog.es_client import ElasticsearchClient, Flavor, SearchClient, co
 from eokg.catalog.index import (
     AGGREGATIONS,
     BulkReport,
+    CollectionPage,
+    CollectionSearch,
     ItemFailure,
     SearchPage,
     SearchRequest,
@@ -40,6 +42,7 @@ from eokg.catalog.queryables import json_type, queryables_document
 from eokg.catalog.search_common import (
     apply_fields,
     check_queryables,
+    collection_page,
     decode_token,
     encode_token,
     explain,
@@ -350,6 +353,10 @@ class EsIndex:
         )
         docs = [hit["_source"]["doc"] for hit in result["hits"]["hits"]]
         return sorted(docs, key=lambda d: d["id"])
+
+    def search_collections(self, request: CollectionSearch) -> CollectionPage:
+        """Collection Search, matched in ``search_common`` so every backend agrees."""
+        return collection_page(self.collections(), request)
 
     def get_collection(self, collection_id: str) -> dict[str, Any]:
         result = self.client.call(

@@ -74,6 +74,45 @@ def request_error(exc: ValidationError) -> InputError:
     return InputError(str(first["msg"]).removeprefix("Value error, "), where=where)
 
 
+def clamp_limit(value: Any) -> Any:
+    """Above the maximum is served as the maximum: the STAC API says so, not a 400."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LIMIT:
+        return MAX_LIMIT
+    return value
+
+
+def check_bbox(value: list[float]) -> list[float]:
+    """A WGS 84 ``bbox`` (4 numbers, or 6 with heights) as 4 numbers, or ValueError.
+
+    Shared by item and collection search so both refuse the same boxes with the same
+    message; ``west > east`` is allowed: the box crosses the antimeridian.
+    """
+    if len(value) not in (4, 6):
+        raise ValueError("bbox needs 4 or 6 numbers")
+    if not all(math.isfinite(v) for v in value):
+        raise ValueError("bbox numbers must be finite (no NaN or infinity)")
+    if len(value) == 6:
+        if value[2] > value[5]:
+            raise ValueError("bbox minimum elevation is greater than its maximum")
+        value = [value[0], value[1], value[3], value[4]]
+    west, south, east, north = value
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise ValueError("bbox longitudes must lie in [-180, 180] (WGS 84)")
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise ValueError("bbox latitudes must lie in [-90, 90] (WGS 84)")
+    if south > north:
+        raise ValueError("bbox south is greater than north")
+    return value
+
+
+def check_datetime(value: str) -> str:
+    """Strict RFC 3339 (a date alone or a missing offset is a 400), then one plain form."""
+    try:
+        return canonical_interval(value)
+    except InputError as exc:
+        raise ValueError(exc.message) from exc
+
+
 class SearchRequest(BaseModel):
     """A STAC item search, whichever way it arrived (GET query string, POST body, Python).
 
@@ -107,10 +146,7 @@ class SearchRequest(BaseModel):
     @field_validator("limit", mode="before")
     @classmethod
     def _clamp_limit(cls, value: Any) -> Any:
-        """Above the maximum is served as the maximum: the STAC API says so, not a 400."""
-        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LIMIT:
-            return MAX_LIMIT
-        return value
+        return clamp_limit(value)
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -128,25 +164,7 @@ class SearchRequest(BaseModel):
     @field_validator("bbox")
     @classmethod
     def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
-        if value is None:
-            return value
-        if len(value) not in (4, 6):
-            raise ValueError("bbox needs 4 or 6 numbers")
-        if not all(math.isfinite(v) for v in value):
-            raise ValueError("bbox numbers must be finite (no NaN or infinity)")
-        if len(value) == 6:
-            if value[2] > value[5]:
-                raise ValueError("bbox minimum elevation is greater than its maximum")
-            value = [value[0], value[1], value[3], value[4]]
-        west, south, east, north = value
-        if not (-180 <= west <= 180 and -180 <= east <= 180):
-            raise ValueError("bbox longitudes must lie in [-180, 180] (WGS 84)")
-        if not (-90 <= south <= 90 and -90 <= north <= 90):
-            raise ValueError("bbox latitudes must lie in [-90, 90] (WGS 84)")
-        if south > north:
-            raise ValueError("bbox south is greater than north")
-        # west > east is allowed: the box crosses the antimeridian
-        return value
+        return None if value is None else check_bbox(value)
 
     @field_validator("intersects")
     @classmethod
@@ -172,13 +190,7 @@ class SearchRequest(BaseModel):
     @field_validator("datetime")
     @classmethod
     def _check_datetime(cls, value: str | None) -> str | None:
-        """Strict RFC 3339 (a date alone or a missing offset is a 400), then one plain form."""
-        if value is None:
-            return value
-        try:
-            return canonical_interval(value)
-        except InputError as exc:
-            raise ValueError(exc.message) from exc
+        return None if value is None else check_datetime(value)
 
     def interval(self) -> tuple[float | None, float | None] | None:
         return parse_interval(self.datetime) if self.datetime else None
@@ -196,6 +208,60 @@ class SearchRequest(BaseModel):
         from eokg.catalog.cql2_parse import filter_to_json
 
         return filter_to_json(self.filter, self.filter_lang)
+
+
+#: page size of a collection search without ``limit`` (as for item search).
+COLLECTIONS_LIMIT = 10
+
+
+class CollectionSearch(BaseModel):
+    """A STAC API Collection Search (``GET /collections``): simple query plus free text.
+
+    ``bbox`` and ``datetime`` are checked exactly as for items, so a box or time a
+    client may send to ``/search`` means the same here and is refused the same way.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    bbox: list[float] | None = None
+    datetime: str | None = None
+    q: list[str] | None = None
+    limit: int = Field(default=COLLECTIONS_LIMIT, ge=1, le=MAX_LIMIT)
+    token: str | None = None
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise request_error(exc) from exc
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _clamp_limit(cls, value: Any) -> Any:
+        return clamp_limit(value)
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else check_bbox(value)
+
+    @field_validator("datetime")
+    @classmethod
+    def _check_datetime(cls, value: str | None) -> str | None:
+        return None if value is None else check_datetime(value)
+
+    def interval(self) -> tuple[float | None, float | None] | None:
+        return parse_interval(self.datetime) if self.datetime else None
+
+
+@dataclass
+class CollectionPage:
+    """One page of a collection search, ordered by id, with tokens both ways."""
+
+    collections: list[dict[str, Any]]
+    matched: int
+    next_token: str | None = None
+    prev_token: str | None = None
 
 
 @dataclass
@@ -272,6 +338,10 @@ class MetadataIndex(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def collections(self) -> list[dict[str, Any]]: ...
+
+    def search_collections(self, request: CollectionSearch) -> CollectionPage:
+        """Collections whose extent meets ``bbox``/``datetime`` and text meets ``q``."""
+        ...
 
     def get_collection(self, collection_id: str) -> dict[str, Any]: ...
 

@@ -1,4 +1,5 @@
-"""Backend-neutral pieces of a search: request -> CQL2, page tokens, fields, explanations.
+"""Backend-neutral pieces of a search: request -> CQL2, page tokens, fields, explanations,
+and collection search (over the handful of collections a catalogue holds).
 
 Both backends turn the STAC core parameters (bbox, intersects, datetime, ids,
 collections) into one CQL2 JSON tree ANDed with the user's filter, so there is
@@ -8,16 +9,19 @@ one translator per backend instead of two code paths.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eokg.catalog.concepts import ConceptQuery, normalise
 from eokg.catalog.cql2_parse import parse_json
-from eokg.catalog.index import FieldsSpec, Match, SearchRequest
+from eokg.catalog.index import CollectionPage, CollectionSearch, FieldsSpec, Match, SearchRequest
 from eokg.catalog.items import CONCEPTS_PROPERTY
 from eokg.catalog.queryables import ALWAYS_QUERYABLE, UNSORTABLE
+from eokg.catalog.timeutil import parse_instant
 from eokg.errors import InputError, QueryError
 
 #: Fields extension, include/exclude semantics 1: what ``fields: {}`` (or ``?fields=``,
@@ -253,6 +257,133 @@ def collection_matches(collection: dict[str, Any], terms: list[str]) -> bool:
     text = " ".join(normalise(str(v)) for v in fields if v)
     padded = f" {text} "
     return any(f" {needle} " in padded for needle in map(normalise, terms) if needle)
+
+
+def _numbers(value: Any) -> bool:
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
+
+
+def extent_boxes(collection: dict[str, Any]) -> list[tuple[float, float, float, float]]:
+    """The collection's ``extent.spatial.bbox`` boxes as (west, south, east, north).
+
+    Six-number boxes lose their heights; a flat box (one list of numbers, a common
+    mistake) counts as one box; anything else is skipped: an extent that cannot be
+    read cannot be shown to intersect.
+    """
+    extent = collection.get("extent")
+    spatial = extent.get("spatial") if isinstance(extent, dict) else None
+    boxes = spatial.get("bbox") if isinstance(spatial, dict) else None
+    if not isinstance(boxes, list):
+        return []
+    if boxes and _numbers(boxes):
+        boxes = [boxes]
+    out = []
+    for box in boxes:
+        if isinstance(box, list) and len(box) in (4, 6) and _numbers(box):
+            w, s, e, n = (box[0], box[1], box[3], box[4]) if len(box) == 6 else box
+            out.append((float(w), float(s), float(e), float(n)))
+    return out
+
+
+def _longitudes(west: float, east: float) -> list[tuple[float, float]]:
+    """A box's longitude range, split in two when it crosses the antimeridian."""
+    return [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+
+
+def boxes_intersect(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether two WGS 84 boxes share a point (edges count, as in ``s_intersects``)."""
+    if a[1] > b[3] or b[1] > a[3]:
+        return False
+    return any(
+        x0 <= y1 and y0 <= x1
+        for x0, x1 in _longitudes(a[0], a[2])
+        for y0, y1 in _longitudes(b[0], b[2])
+    )
+
+
+def extent_intervals(collection: dict[str, Any]) -> list[tuple[float, float]]:
+    """The collection's ``extent.temporal.interval`` as epoch bounds (open ends infinite).
+
+    An unreadable interval is skipped, like an unreadable box.
+    """
+    extent = collection.get("extent")
+    temporal = extent.get("temporal") if isinstance(extent, dict) else None
+    intervals = temporal.get("interval") if isinstance(temporal, dict) else None
+    if not isinstance(intervals, list):
+        return []
+    if len(intervals) == 2 and not any(isinstance(v, list) for v in intervals):
+        intervals = [intervals]  # a flat [start, end]
+    out = []
+    for interval in intervals:
+        if not (isinstance(interval, list) and len(interval) == 2):
+            continue
+        if not all(v is None or isinstance(v, str) for v in interval):
+            continue
+        try:
+            start, end = (-math.inf, math.inf)
+            if interval[0] is not None:
+                start = parse_instant(interval[0], where="extent")
+            if interval[1] is not None:
+                end = parse_instant(interval[1], where="extent")
+        except (InputError, OverflowError, ValueError):  # out of range years too
+            continue
+        out.append((start, end))
+    return out
+
+
+def collection_selected(collection: dict[str, Any], request: CollectionSearch) -> bool:
+    """Collection Search on one collection: every given parameter must match.
+
+    ``bbox`` and ``datetime`` match when they intersect *any* box or interval of the
+    collection's extent (the extension says "any"), ``q`` as ``collection_matches``.
+    """
+    if request.q and not collection_matches(collection, request.q):
+        return False
+    if request.bbox is not None:
+        query = tuple(request.bbox)
+        if not any(boxes_intersect(box, query) for box in extent_boxes(collection)):
+            return False
+    window = request.interval()
+    if window is not None:
+        low = -math.inf if window[0] is None else window[0]
+        high = math.inf if window[1] is None else window[1]
+        if not any(s <= high and low <= e for s, e in extent_intervals(collection)):
+            return False
+    return True
+
+
+def collection_page(
+    collections: Iterable[dict[str, Any]], request: CollectionSearch
+) -> CollectionPage:
+    """One page of a collection search over a backend's ``collections()``, by id.
+
+    Done here, over the whole list, so both backends answer alike (catalogues hold
+    tens of collections, not millions).  Tokens are keysets on the id: ``next``
+    pages start after the last id shown, ``prev`` pages end before the first, so a
+    collection added meanwhile neither repeats nor hides one.
+    """
+    matching = sorted(
+        (c for c in collections if collection_selected(c, request)), key=lambda c: str(c["id"])
+    )
+    ids = [str(c["id"]) for c in matching]
+    start = 0
+    if request.token:
+        direction, anchor = decode_token(request.token, 2)
+        if direction not in ("next", "prev") or not isinstance(anchor, str):
+            raise InputError("the page token is not one this server issued", where="token")
+        if direction == "next":
+            start = bisect.bisect_right(ids, anchor)
+        else:
+            start = max(0, bisect.bisect_left(ids, anchor) - request.limit)
+    page = matching[start : start + request.limit]
+    shown = ids[start : start + request.limit]
+    following = (
+        encode_token(["next", shown[-1]]) if shown and start + len(shown) < len(ids) else None
+    )
+    previous = encode_token(["prev", shown[0]]) if shown and start > 0 else None
+    return CollectionPage(page, len(ids), following, previous)
 
 
 def fts_query(terms: list[str]) -> str:

@@ -33,6 +33,8 @@ from eokg.catalog.concepts import ConceptQuery, ConceptScheme, concept_query
 from eokg.catalog.cql2_sql import CqlToSql, literal_geometry, property_sql
 from eokg.catalog.index import (
     BulkReport,
+    CollectionPage,
+    CollectionSearch,
     ItemFailure,
     Match,
     SearchPage,
@@ -50,6 +52,7 @@ from eokg.catalog.queryables import json_type, queryables_document
 from eokg.catalog.search_common import (
     apply_fields,
     check_queryables,
+    collection_page,
     core_to_cql2,
     decode_token,
     encode_token,
@@ -422,6 +425,10 @@ class SqliteIndex:
         with self._reading():
             rows = self._conn.execute("SELECT doc FROM collections ORDER BY id").fetchall()
         return [json.loads(doc) for (doc,) in rows]
+
+    def search_collections(self, request: CollectionSearch) -> CollectionPage:
+        """Collection Search, matched in ``search_common`` so every backend agrees."""
+        return collection_page(self.collections(), request)
 
     def get_collection(self, collection_id: str) -> dict[str, Any]:
         with self._reading():

@@ -42,13 +42,37 @@ def catalogue_items() -> list[dict[str, Any]]:
     return make_items(40, seed=5) + extension_items() + optical_items()
 
 
+#: a collection with a real extent (the others are placeholders: the whole world, all
+#: time), so collection search has something to tell apart.
+PARCELS = {
+    "type": "Collection",
+    "stac_version": "1.1.0",
+    "id": "brittany-parcels",
+    "title": "Brittany field parcels",
+    "description": "Crop-type field parcels of Brittany, 2024",
+    "license": "CC-BY-4.0",
+    "keywords": ["crops", "parcels"],
+    "extent": {
+        "spatial": {"bbox": [[-5.2, 47.2, -1.0, 48.9]]},
+        "temporal": {"interval": [["2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z"]]},
+    },
+    "links": [],
+}
+
+
+def fill(index: Any) -> Any:
+    index.add_collection(PARCELS)
+    report = index.upsert_items(catalogue_items())
+    assert report.failed == 0, report.failures[:2]
+    return index
+
+
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
     from eokg.api.app import create_app
     from eokg.catalog.sqlite_index import SqliteIndex
 
-    index = SqliteIndex(None, concepts=ConceptScheme.from_turtle(SKOS_TTL))
-    index.upsert_items(catalogue_items())
+    index = fill(SqliteIndex(None, concepts=ConceptScheme.from_turtle(SKOS_TTL)))
     with TestClient(create_app(settings, catalog=index)) as c:
         yield c
 
@@ -190,13 +214,97 @@ def test_collection_free_text_q(client):
     conforms = client.get("/stac/conformance").json()["conformsTo"]
     assert any(c.endswith("collection-search#free-text") for c in conforms)
     everything = client.get("/stac/collections").json()["collections"]
-    assert len(everything) == 4
+    assert len(everything) == 5
     got = client.get("/stac/collections", params={"q": "Sentinel"}).json()
     assert {c["id"] for c in got["collections"]} == {"sentinel-1-grd", "sentinel-2-l2a"}
     assert got["numberMatched"] == 2
     either = client.get("/stac/collections", params={"q": "models,sentinel 2"}).json()
     assert {c["id"] for c in either["collections"]} == {"models", "sentinel-2-l2a"}
     assert client.get("/stac/collections", params={"q": "sent"}).json()["collections"] == []
+
+
+COLLECTION_SEARCH = [
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/simple-query",
+]
+
+
+def collection_ids(client: TestClient, **params: Any) -> list[str]:
+    got = client.get("/stac/collections", params=params)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["numberReturned"] == len(body["collections"])
+    return [c["id"] for c in body["collections"]]
+
+
+def test_collection_search_claimed_on_landing_and_conformance(client):
+    for path in ("/stac", "/stac/conformance"):
+        assert set(COLLECTION_SEARCH) <= set(client.get(path).json()["conformsTo"])
+
+
+def test_collection_search_bbox_and_datetime(client):
+    placeholders = ["models", "sentinel-1-grd", "sentinel-2-l2a", "training-data"]
+    assert collection_ids(client, bbox="-3,48,-2,48.5") == ["brittany-parcels", *placeholders]
+    assert collection_ids(client, bbox="10,74,30,80") == placeholders
+    assert collection_ids(client, bbox="170,-10,-170,10") == placeholders  # antimeridian
+    assert "brittany-parcels" in collection_ids(client, datetime="2024-06-01T00:00:00Z")
+    assert "brittany-parcels" in collection_ids(client, datetime="../2024-01-01T00:00:00Z")
+    assert "brittany-parcels" not in collection_ids(client, datetime="2025-01-01T00:00:00Z/..")
+    both = {"bbox": "-3,48,-2,48.5", "datetime": "2024-03-01T00:00:00Z", "q": "crops"}
+    assert collection_ids(client, **both) == ["brittany-parcels"]
+    assert (
+        collection_ids(
+            client,
+            bbox="-3,48,-2,48.5",
+            q="crops",
+            datetime="2023-03-01T00:00:00Z/2023-04-01T00:00:00Z",
+        )
+        == []
+    )
+
+
+def test_collection_search_pages_with_next_and_prev(client):
+    everything = collection_ids(client)
+    seen, url = [], "/stac/collections?limit=2&bbox=-180,-90,180,90"
+    pages = []
+    while url:
+        body = client.get(url).json()
+        assert body["numberMatched"] == len(everything)
+        pages.append(body)
+        seen += [c["id"] for c in body["collections"]]
+        url = next((lk["href"] for lk in body["links"] if lk["rel"] == "next"), None)
+    assert seen == everything and len(pages) == 3
+    assert not any(lk["rel"] == "prev" for lk in pages[0]["links"])
+    back = next(lk["href"] for lk in pages[-1]["links"] if lk["rel"] == "prev")
+    assert "bbox=" in back and "limit=2" in back
+    assert client.get(back).json()["collections"] == pages[1]["collections"]
+
+
+def test_collection_search_limit_is_clamped_and_defaults_to_ten(client):
+    assert len(collection_ids(client, limit=MAX_LIMIT + 1)) == 5
+    assert len(collection_ids(client, limit=1_000_000)) == 5
+    assert len(collection_ids(client, limit=1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "a,b,c,d"}, "bbox"),
+        ({"bbox": "0,60,10,50"}, "bbox"),
+        ({"datetime": "2024-01-01"}, "datetime"),
+        ({"datetime": "2024-02-01T00:00:00Z/2024-01-01T00:00:00Z"}, "datetime"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"token": "not-ours"}, "token"),
+        ({"sortby": "id"}, "sortby"),
+    ],
+)
+def test_collection_search_bad_values_are_400_problems(client, params, where):
+    got = client.get("/stac/collections", params=params)
+    assert got.status_code == 400, got.text
+    assert got.headers["content-type"] == "application/problem+json"
+    assert got.json()["instance"] == where
 
 
 # ---------------------------------------------------------------------- CORS and OPTIONS
@@ -401,8 +509,7 @@ def live_stac(request, tmp_path, settings) -> Iterator[str]:
         index: Any = SqliteIndex(tmp_path / "cat.sqlite", concepts=scheme)
     else:
         index, node = es_index()
-    report = index.upsert_items(catalogue_items())
-    assert report.failed == 0, report.failures[:2]
+    fill(index)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -447,3 +554,24 @@ def test_stac_api_validator_reports_no_errors(live_stac, monkeypatch):
         open_assets_urls=False,  # s3:// hrefs of the samples; nothing to open offline
     )
     assert errors.as_list() == []
+    collection_search_through_pystac_client(live_stac)
+
+
+def collection_search_through_pystac_client(url: str) -> None:
+    """The validator (0.6.8) has no collection-search class; pystac-client does it
+    server-side when the class is claimed, and warns (``DoesNotConformTo``) otherwise."""
+    import warnings
+
+    from pystac_client import Client
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client = Client.open(url)
+        found = client.collection_search(
+            bbox=[-3, 48, -2, 48.5], datetime="2024-05", q="parcels", limit=1
+        )
+        assert [c.id for c in found.collections()] == ["brittany-parcels"]
+        paged = client.collection_search(bbox=[-180, -90, 180, 90], limit=2)
+        ids = [c.id for c in paged.collections()]
+        assert ids == sorted(ids) and len(ids) == len(set(ids)) == 5
+        assert paged.matched() == 5
