@@ -43,7 +43,7 @@ from eokg.errors import MappingError
 from eokg.spark.local import ItemSink, JoinSpec, join_specs, prepare_output
 from eokg.spark.model import LogicalSource, MappingPlan
 from eokg.spark.sql_compile import CompiledSource, NotCompilable, compile_source
-from eokg.spark.summary import JobSummary
+from eokg.spark.summary import JobSummary, spark_output
 
 OUT_SCHEMA = "kind string, line string"
 _OUT_ARROW = pa.schema([("kind", pa.string()), ("line", pa.string())])
@@ -319,26 +319,27 @@ def run_spark(
         triples = result.filter(F.col("kind") == "t").dropDuplicates(["line"])
         result = triples.unionByName(result.filter(F.col("kind") != "t"))
     staging = out_dir / "_staging"
-    result.write.partitionBy("kind").mode("overwrite").text(str(staging))
-    summary = JobSummary(engine="spark", output=str(out_dir), distinct=distinct)
-    suffix = ".nq" if plan.uses_graphs else ".nt"
-    summary.add_counts(*_collect(staging, out_dir, suffix))
-    for source_sql in compiled:
-        summary.add_counts(*source_sql.collect_counts())
-    try:
-        if item_sink is not None:
-            item_sink(_staged_items(staging, driver_items))  # stopping early drops the rest
-    finally:
-        shutil.rmtree(staging)
-    triples_written = summary.triples_per_map
-    summary.triples = sum(triples_written.values())
-    if distinct or join_specs(plan):
-        summary.triples = _count_lines(out_dir.glob(f"part-*{suffix}"))
-    summary.sedona = has_sedona(spark)
-    summary.geometry_engine = _engine_word(set(engines.values()))
-    summary.geometry_fallbacks = fallbacks
-    summary.seconds = round(time.perf_counter() - start, 3)
-    summary.write(out_dir)
+    with spark_output(out_dir):
+        result.write.partitionBy("kind").mode("overwrite").text(str(staging))
+        summary = JobSummary(engine="spark", output=str(out_dir), distinct=distinct)
+        suffix = ".nq" if plan.uses_graphs else ".nt"
+        summary.add_counts(*_collect(staging, out_dir, suffix))
+        for source_sql in compiled:
+            summary.add_counts(*source_sql.collect_counts())
+        try:
+            if item_sink is not None:
+                item_sink(_staged_items(staging, driver_items))  # stopping early drops the rest
+        finally:
+            shutil.rmtree(staging)
+        triples_written = summary.triples_per_map
+        summary.triples = sum(triples_written.values())
+        if distinct or join_specs(plan):
+            summary.triples = _count_lines(out_dir.glob(f"part-*{suffix}"))
+        summary.sedona = has_sedona(spark)
+        summary.geometry_engine = _engine_word(set(engines.values()))
+        summary.geometry_fallbacks = fallbacks
+        summary.seconds = round(time.perf_counter() - start, 3)
+        summary.write(out_dir)
     return summary
 
 

@@ -22,7 +22,6 @@ write the same links.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +34,7 @@ import pyarrow as pa
 
 from eokg.errors import InputError
 from eokg.ontologies.namespaces import GEO
+from eokg.spark.summary import spark_output, write_summary
 
 #: DE-9IM patterns of the GeoSPARQL Simple Features relations (OGC 06-103r4).
 PATTERNS: dict[str, tuple[str, ...]] = {
@@ -185,7 +185,7 @@ class LinkSummary:
     geometry_engine: str = "shapely"
 
     def write(self, directory: Path) -> None:
-        (directory / "_summary.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
+        write_summary(directory, asdict(self))
 
 
 def _load(path: Path, template: str, geometry: str) -> tuple[list[str], np.ndarray]:
@@ -380,26 +380,27 @@ def link_spark(
     b_df, b_table = _frame(spark, target, target_template, geometry)
     prepare_output(output)
     staging = output / "_staging"
-    if use_sedona:
-        smaller = "a" if a_table.num_rows < b_table.num_rows else "b"
-        small = min(a_table.num_rows, b_table.num_rows) <= BROADCAST_ROWS
-        lines, observation = _sedona_lines(a_df, b_df, wanted, smaller if small else None)
-        lines.write.mode("overwrite").text(str(staging))
-        candidates, cell = int(observation.get["n"]), None
-    else:
-        cell = cell_size or auto_cell_size([a_table, b_table])
-        candidates = _grid_links(a_df, b_df, wanted, cell, staging)
-    summary = LinkSummary(
-        "spark",
-        a_table.num_rows,
-        b_table.num_rows,
-        candidates,
-        _move_parts(staging, output, wanted),
-        cell_size=cell,
-        geometry_engine="sedona" if use_sedona else "shapely",
-    )
-    summary.seconds = round(time.perf_counter() - start, 3)
-    summary.write(output)
+    with spark_output(output):
+        if use_sedona:
+            smaller = "a" if a_table.num_rows < b_table.num_rows else "b"
+            small = min(a_table.num_rows, b_table.num_rows) <= BROADCAST_ROWS
+            lines, observation = _sedona_lines(a_df, b_df, wanted, smaller if small else None)
+            lines.write.mode("overwrite").text(str(staging))
+            candidates, cell = int(observation.get["n"]), None
+        else:
+            cell = cell_size or auto_cell_size([a_table, b_table])
+            candidates = _grid_links(a_df, b_df, wanted, cell, staging)
+        summary = LinkSummary(
+            "spark",
+            a_table.num_rows,
+            b_table.num_rows,
+            candidates,
+            _move_parts(staging, output, wanted),
+            cell_size=cell,
+            geometry_engine="sedona" if use_sedona else "shapely",
+        )
+        summary.seconds = round(time.perf_counter() - start, 3)
+        summary.write(output)
     return summary
 
 

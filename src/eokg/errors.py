@@ -27,7 +27,8 @@ into an RFC 9457 problem document.  The tree::
     │   ├── QueryTimeout
     │   └── ResultTooLarge
     ├── StoreError                  the store refused an operation
-    └── SourceUnavailable           a remote endpoint or server failed (HTTP 502)
+    ├── SourceUnavailable           a remote endpoint or server failed (HTTP 502)
+    └── JobFailed                   a Spark job failed; none of its output is kept
 """
 
 from __future__ import annotations
@@ -181,6 +182,16 @@ class StoreError(EokgError):
 class SourceUnavailable(EokgError):
     code = "source-unavailable"
     status = 502
+
+
+class JobFailed(EokgError):
+    """A distributed job failed (lost executors past Spark's retries, a task error).
+
+    Raised after the job's output folder was emptied, so a failed run never
+    leaves part files that look like a complete output.
+    """
+
+    code = "job-failed"
 
 
 def require(module: str, extra: str) -> Any:
