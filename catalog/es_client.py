@@ -10,12 +10,21 @@ and where its bulk helpers live.  Every driver error leaves ``call`` as an
 ``SourceUnavailable``, a 400 is ``InputError``.  Messages name the operation,
 never the cluster's URL, index names or query text (those are logged).
 
+A 9.x ``elasticsearch`` client asks for ``compatible-with=9`` media types, which
+an 8.x server refuses (elasticsearch-py documents 9.x clients for 9.x servers
+only).  Users run 8.x clusters with 9.x clients, so ``connect`` reads the
+server's major version once from ``GET /`` and, when it is older than the
+client's, builds the client on a transport that asks for the server's major
+instead (``compatible_transport``); the REST compatibility layer of the server
+then answers as it always does for that major.
+
 The drivers are imported when a client is built, never at module import.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
@@ -98,9 +107,14 @@ class ElasticsearchClient(SearchClient):
     helpers_module = "elasticsearch.helpers"
 
     @classmethod
-    def connect(cls, url: str) -> ElasticsearchClient:
+    def connect(cls, url: str, server_major: int | None = None) -> ElasticsearchClient:
+        """``server_major``: the server's major version when known (see ``connect``)."""
         driver = require("elasticsearch", "es")
-        return cls(driver.Elasticsearch(url, request_timeout=REQUEST_TIMEOUT_S))
+        options: dict[str, Any] = {"request_timeout": REQUEST_TIMEOUT_S}
+        client_major = int(driver.__versionstr__.partition(".")[0])
+        if server_major is not None and MIN_COMPATIBLE_MAJOR <= server_major < client_major:
+            options["transport_class"] = compatible_transport(server_major)
+        return cls(driver.Elasticsearch(url, **options))
 
     @staticmethod
     def status(exc: BaseException) -> int | None:
@@ -108,6 +122,38 @@ class ElasticsearchClient(SearchClient):
         meta = getattr(exc, "meta", None)
         status = getattr(meta, "status", None) or getattr(exc, "status_code", None)
         return status if isinstance(status, int) else None
+
+
+#: The oldest server major that understands ``compatible-with`` media types.
+MIN_COMPATIBLE_MAJOR = 8
+_COMPATIBLE_WITH = re.compile(r"compatible-with=\d+")
+
+
+def compatible_transport(server_major: int) -> type:
+    """An ``elastic_transport.Transport`` whose requests ask for ``server_major``.
+
+    The client turns every ``application/json`` (and ``x-ndjson``) Accept and
+    Content-Type header into ``application/vnd.elasticsearch+json;
+    compatible-with=<client major>`` just before handing it to its transport
+    (``transport_class`` is the client's documented hook for its transport);
+    this one rewrites the version to the server's.  Bodies and answers are the
+    same: the API the catalogue uses did not change between 8 and 9.
+    """
+    transport = require("elastic_transport", "es")
+    wanted = f"compatible-with={server_major}"
+
+    class CompatibleTransport(transport.Transport):  # type: ignore[name-defined]
+        def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
+            headers = kwargs.get("headers")
+            if headers:
+                headers = transport.HttpHeaders(headers)
+                for name in ("accept", "content-type"):
+                    if name in headers:
+                        headers[name] = _COMPATIBLE_WITH.sub(wanted, headers[name])
+                kwargs["headers"] = headers
+            return super().perform_request(method, target, **kwargs)
+
+    return CompatibleTransport
 
 
 class OpenSearchClient(SearchClient):
@@ -132,21 +178,50 @@ CLIENTS: dict[str, type[ElasticsearchClient] | type[OpenSearchClient]] = {
 }
 
 
-def detect_flavor(url: str) -> str:
-    """``opensearch`` when ``GET /`` says ``version.distribution: opensearch``, else
-    ``elasticsearch`` (which has no such field)."""
+def server_info(url: str) -> tuple[str, int | None]:
+    """The server's flavour and major version: ``opensearch`` when ``GET /`` says
+    ``version.distribution: opensearch``, else ``elasticsearch`` (which has no such
+    field).  A server without ``GET /`` (Elasticsearch without its rest-root
+    module, as in its integ-test zip) is asked its local node's version instead.
+    The major is None when no version number is found."""
     import httpx
 
     try:
         answer = httpx.get(url, timeout=10, follow_redirects=True)
-        answer.raise_for_status()
-        version = answer.json().get("version", {})
+        if answer.status_code == 405:
+            answer = httpx.get(
+                f"{url.rstrip('/')}/_nodes/_local",
+                params={"filter_path": "nodes.*.version"},
+                timeout=10,
+                follow_redirects=True,
+            )
+            answer.raise_for_status()
+            nodes = list(answer.json().get("nodes", {}).values())
+            version = {"number": nodes[0].get("version")} if nodes else {}
+        else:
+            answer.raise_for_status()
+            version = answer.json().get("version", {})
     except Exception as exc:
         raise failed(exc, "server detection") from exc
-    return "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+    flavor = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+    major = str(version.get("number", "")).partition(".")[0]
+    return flavor, int(major) if major.isdigit() else None
+
+
+def detect_flavor(url: str) -> str:
+    """``opensearch`` or ``elasticsearch``, as ``server_info`` finds it."""
+    return server_info(url)[0]
 
 
 def connect(url: str, flavor: Flavor = "auto") -> SearchClient:
-    """A client for the server at ``url``; ``auto`` asks the server what it is."""
-    chosen = detect_flavor(url) if flavor == "auto" else flavor
-    return CLIENTS[chosen].connect(url)
+    """A client for the server at ``url``; ``auto`` asks the server what it is.
+
+    An Elasticsearch server is always asked its version (one ``GET /`` at
+    connect), so a newer client can speak to an older server.
+    """
+    if flavor == "opensearch":
+        return OpenSearchClient.connect(url)
+    chosen, major = server_info(url)
+    if flavor == "elasticsearch" or chosen == "elasticsearch":
+        return ElasticsearchClient.connect(url, major)
+    return OpenSearchClient.connect(url)

@@ -123,6 +123,42 @@ if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
     vendor_opensearch
 fi
 
+# The same suite runs against a real Elasticsearch node (tests/catalog/opensearch_node.py,
+# ElasticsearchNode).  Elasticsearch's integ-test zip has no bundled JDK (it runs
+# on the Java 17 above) and no x-pack but core and security (switched off by the
+# test node); it is checked against the SHA-1 Maven Central publishes and the
+# SHA-512 pinned here.
+ELASTICSEARCH_VERSION="8.19.21"
+ELASTICSEARCH_SHA512="cf6b0a93860d329937ae7f913ec5073b0c726c77639764b93fc83a304aa1dd9d4defcfa2849948eea3b0b47c2065f994908603939fc2a4774c9c4d868c5ec1dd"
+vendor_elasticsearch() {
+    local dest=".vendor/elasticsearch-${ELASTICSEARCH_VERSION}"
+    if [ -x "$dest/bin/elasticsearch" ]; then
+        return 0
+    fi
+    echo "eokg install: Elasticsearch ${ELASTICSEARCH_VERSION} (integ-test zip) for the tests -> $dest" >&2
+    mkdir -p .vendor
+    local tmp
+    tmp="$(mktemp -d .vendor/download.XXXXXX)"
+    maven_fetch "org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ELASTICSEARCH_VERSION}" \
+        zip "$tmp/elasticsearch.zip"
+    if [ "$(sha512sum "$tmp/elasticsearch.zip" | cut -d" " -f1)" != "$ELASTICSEARCH_SHA512" ]; then
+        echo "eokg install: the Elasticsearch zip is not the pinned one" >&2
+        return 1
+    fi
+    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
+        "$tmp/elasticsearch.zip" "$tmp"
+    local home="$tmp/elasticsearch-${ELASTICSEARCH_VERSION}"
+    chmod +x "$home/bin/"*
+    rm -rf "$dest"
+    mv "$home" "$dest"  # the finished tree appears at once: a half download is never used
+    rm -rf "$tmp"
+}
+# EOKG_VENDOR_ELASTICSEARCH=0 skips it (the Docker image: compose runs a real server)
+if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
+    && [ "${EOKG_VENDOR_ELASTICSEARCH:-1}" != "0" ]; then
+    vendor_elasticsearch
+fi
+
 # Apache Sedona on Spark: the shaded Sedona jar and GeoTools wrapper that
 # eokg.spark.session puts on spark.jars (setting spark.sedona_jars, default this
 # folder).  Fetched here, at install time, with their Maven Central checksums, so

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,6 +23,9 @@ from fastapi.testclient import TestClient
 from eokg.catalog.concepts import ConceptScheme
 from eokg.catalog.index import MAX_LIMIT
 from eokg.catalog.samples import SKOS_TTL, extension_items, make_items
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalog"))
+import opensearch_node  # tests/catalog/opensearch_node.py
 
 ICE = "https://w3id.org/eokg/concept/seaice/"
 POLYGON = {"type": "Polygon", "coordinates": [[[10, 74], [30, 74], [30, 80], [10, 80], [10, 74]]]}
@@ -471,31 +476,38 @@ def offline_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(utilities, "fetch_and_parse_file", offline)
 
 
-def es_index() -> Any:
-    """An OpenSearch-backed index: EOKG_ES_URL, or a node started for this test."""
+def es_index(flavor: str) -> Any:
+    """A search-server index: EOKG_ES_URL (OpenSearch) or EOKG_ELASTICSEARCH_URL, or
+    a node of that flavour started for this test (a skip when it cannot host the
+    catalogue: ``opensearch_node.catalogue_gap``)."""
     import os
-    import sys
     import uuid
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "catalog"))
-    import opensearch_node
 
     from eokg.catalog.es_index import EsIndex
 
-    url, node = os.environ.get("EOKG_ES_URL"), None
+    url, node = os.environ.get(opensearch_node.SERVER_ENV[flavor]), None
     if not url:
-        reason = opensearch_node.missing_reason()
+        reason = opensearch_node.missing_reason(flavor)
         if reason:
             pytest.skip(reason)
-        node = opensearch_node.OpenSearchNode().start()
+        node = opensearch_node.NODES[flavor]().start()
         url = node.url
+    gap = opensearch_node.catalogue_gap(url)
+    if gap:
+        if node is not None:
+            node.stop()
+        pytest.skip(gap)
     prefix = f"eokg-validator-{uuid.uuid4().hex[:8]}"
     scheme = ConceptScheme.from_turtle(SKOS_TTL)
     return EsIndex(url, prefix=prefix, concepts=scheme, refresh=True), node
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.es)])
+@pytest.fixture(
+    params=[
+        "embedded",
+        *(pytest.param(f, marks=pytest.mark.es) for f in opensearch_node.catalogue_flavors()),
+    ]
+)
 def live_stac(request, tmp_path, settings) -> Iterator[str]:
     """uvicorn on a loopback port over the catalogue of the parametrised backend."""
     import uvicorn
@@ -508,7 +520,7 @@ def live_stac(request, tmp_path, settings) -> Iterator[str]:
         scheme = ConceptScheme.from_turtle(SKOS_TTL)
         index: Any = SqliteIndex(tmp_path / "cat.sqlite", concepts=scheme)
     else:
-        index, node = es_index()
+        index, node = es_index(request.param)
     fill(index)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

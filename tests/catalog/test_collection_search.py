@@ -158,15 +158,14 @@ def test_collection_search_refuses_foreign_tokens(collections_index, token):
     assert caught.value.where == "token"
 
 
-@pytest.mark.es
-def test_backends_agree_on_collection_search(tmp_path, scheme, es_url):
+def test_backends_agree_on_collection_search(tmp_path, scheme, server_url):
     """Differential: the same requests, every page, on SQLite and on the search server."""
     from eokg.catalog.es_index import EsIndex
     from eokg.catalog.sqlite_index import SqliteIndex
 
     embedded = filled(SqliteIndex(tmp_path / "cat.sqlite", concepts=scheme))
     prefix = f"eokg-test-{uuid.uuid4().hex[:8]}"
-    server = filled(EsIndex(es_url, prefix=prefix, concepts=scheme, refresh=True))
+    server = filled(EsIndex(server_url, prefix=prefix, concepts=scheme, refresh=True))
     try:
         for params, _ in CASES:
             for limit in (1, 2, 100):

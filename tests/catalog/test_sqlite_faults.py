@@ -84,8 +84,17 @@ def test_index_killed_midway_leaves_whole_batches_and_a_rerun_completes(tmp_path
     n = 40_000
     items.write_text("\n".join(json.dumps(i) for i in make_items(n, seed=4)) + "\n")
     db = tmp_path / "cat.sqlite"
-    command = [sys.executable, "-m", "eokg", "index", str(items), "--catalog", str(db),
-               "--batch-size", "1000"]
+    command = [
+        sys.executable,
+        "-m",
+        "eokg",
+        "index",
+        str(items),
+        "--catalog",
+        str(db),
+        "--batch-size",
+        "1000",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill once a few batches are in
