@@ -28,6 +28,7 @@ from eokg.spark.grel import function_spec
 from eokg.spark.model import MappingPlan, PredicateObjectMap, RefObjectMap, TermMap, TriplesMap
 from eokg.spark.project import ROW_COLUMN, _to_lexical, type_column
 from eokg.spark.rml_vocab import LANGUAGE_TAG
+from eokg.spark.targets import targets_of
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -148,6 +149,8 @@ class BatchResult:
     lines: dict[str, list[pa.Array]] = field(default_factory=dict)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     records: dict[str, int] = field(default_factory=dict)
+    #: Lines of triples with logical targets, by target key (not in ``lines``).
+    targeted: dict[str, list[pa.Array]] = field(default_factory=dict)
 
     def add(self, tm: str, lines: pa.Array) -> None:
         if len(lines):
@@ -378,7 +381,11 @@ class Executor:
                     lines = lines.filter(mask)
                 if lines.null_count:
                     lines = lines.filter(pc.is_valid(lines))
-                result.add(tm.iri, lines)
+                if not row_lines.targets:
+                    result.add(tm.iri, lines)
+                elif len(lines):
+                    for key in sorted(row_lines.targets):  # RML-IO: only there, once each
+                        result.targeted.setdefault(key, []).append(lines)
         return result
 
     def run_map(
@@ -399,6 +406,8 @@ class Executor:
                     Terms(pa.array([f"<{cls}>"] * n, pa.string())),
                     graphs,
                     n,
+                    targets_of(tm.subject),
+                    [targets_of(g) for g in tm.subject_graphs],
                 )
             )
         for pom in tm.poms:
@@ -418,32 +427,51 @@ class Executor:
         graphs = subject_graphs + [
             self._dense(self.terms(g, batch, reasons), n) for g in pom.graphs
         ]
+        graph_targets = [targets_of(g) for g in (*tm.subject_graphs, *pom.graphs)]
         out: list[_RowLines] = []
         predicates = [self._dense(self.terms(p, batch, reasons), n) for p in pom.predicates]
         objects = [self.terms(o, batch, reasons) for o in pom.objects]
+        object_targets = [targets_of(o) for o in pom.objects]
         for rom in pom.ref_objects:
             if not rom.joins:
                 parent = self.plan.get(rom.parent)
                 objects.append(self.terms(parent.subject, batch, None))
-        for pred in predicates:
-            for obj in objects:
-                out.extend(self._lines(subject, pred, obj, graphs, n))
+                object_targets.append(targets_of(parent.subject))
+        for pred, pred_map in zip(predicates, pom.predicates, strict=True):
+            for obj, obj_targets in zip(objects, object_targets, strict=True):
+                keys = targets_of(tm.subject) | targets_of(pred_map) | obj_targets
+                out.extend(self._lines(subject, pred, obj, graphs, n, keys, graph_targets))
         return out
 
     def _lines(
-        self, subject: pa.Array, pred: pa.Array, obj: Terms, graphs: list[pa.Array], n: int
+        self,
+        subject: pa.Array,
+        pred: pa.Array,
+        obj: Terms,
+        graphs: list[pa.Array],
+        n: int,
+        targets: frozenset[str] = frozenset(),
+        graph_targets: list[frozenset[str]] | None = None,
     ) -> list[_RowLines]:
+        """Lines of one (subject, predicate, object) combination, one set per graph.
+
+        ``targets`` are the logical targets of the subject, predicate and
+        object maps; ``graph_targets`` those of each graph map.
+        """
         if obj.dense:
             s, p, o, rows = subject, pred, obj.values, None
         else:
             rows = obj.rows
             s, p, o = subject.take(rows), pred.take(rows), obj.values
         if not graphs:
-            return [_RowLines(pc.binary_join_element_wise(s, p, o, ".", " "), rows)]
+            return [_RowLines(pc.binary_join_element_wise(s, p, o, ".", " "), rows, targets)]
         out = []
-        for g in graphs:
+        for i, g in enumerate(graphs):
             g_rows = g if rows is None else g.take(rows)
-            out.append(_RowLines(pc.binary_join_element_wise(s, p, o, g_rows, ".", " "), rows))
+            keys = targets | (graph_targets[i] if graph_targets else frozenset())
+            out.append(
+                _RowLines(pc.binary_join_element_wise(s, p, o, g_rows, ".", " "), rows, keys)
+            )
         return out
 
     def _dense(self, terms: Terms, n: int) -> pa.Array:
@@ -524,11 +552,14 @@ class Executor:
 class _RowLines:
     """Lines plus the batch row each came from (None: row-aligned)."""
 
-    __slots__ = ("lines", "rows")
+    __slots__ = ("lines", "rows", "targets")
 
-    def __init__(self, lines: pa.Array, rows: pa.Array | None) -> None:
+    def __init__(
+        self, lines: pa.Array, rows: pa.Array | None, targets: frozenset[str] = frozenset()
+    ) -> None:
         self.lines = lines
         self.rows = rows
+        self.targets = targets
 
 
 def _first_per_row(terms: Terms, n: int) -> pa.Array:

@@ -55,7 +55,7 @@ _Frames = dict[tuple[str, str, str | None], tuple[Any, str]]
 
 
 def _source_kind(source: LogicalSource) -> str:
-    """How Spark reads the source: parquet, csv, lines or driver."""
+    """How Spark reads the source: parquet, csv, lines, xml or driver."""
     from eokg.spark.sources import _VECTOR, _VECTOR_SUFFIX, is_line_json
 
     fmt = source.formulation
@@ -67,6 +67,8 @@ def _source_kind(source: LogicalSource) -> str:
         return "csv"
     if fmt in ("jsonpath", "stac", "statoil") and is_line_json(source):
         return "lines"
+    if fmt == "xpath":
+        return "xml"
     return "driver"
 
 
@@ -80,10 +82,13 @@ def source_frame(
     """The DataFrame of ``source`` and how its batches are projected.
 
     ``on_records`` gets the parsed records of sources streamed on the driver
-    (JSON documents); sources read by Spark ignore it.
+    (JSON documents); sources read by Spark ignore it.  A plan with logical
+    targets (``rml:logicalTarget``) is refused: this engine does not write them.
     """
     from eokg.spark.sources import read_source
+    from eokg.spark.targets import refuse_on_spark
 
+    refuse_on_spark(plan)
     if not source.path.exists():
         raise MappingError(f"source file not found: {source.path}", where=source.where)
     kind = _source_kind(source)
@@ -100,10 +105,11 @@ def source_frame(
                 raise missing_reference_error(plan, source, name, refs, names)
         return df.select(*wanted) if wanted else df, "arrow"
     if kind == "csv":
-        df = spark.read.option("header", True).option("inferSchema", False).csv(path)
-        return df, "arrow"
+        return _csv_frame(spark, source, batch_rows), "arrow"
     if kind == "lines":
         return spark.read.text(path), "lines"
+    if kind == "xml":
+        return _xml_frame(spark, source, refs, batch_rows), "projected"
     # Driver-side streaming: projected Arrow batches become a DataFrame.
     # (JSON documents and GDAL files fail as a whole or not at all: no per-record rejects here.)
     tables = [
@@ -114,6 +120,101 @@ def source_frame(
         return None, "projected"
     table = pa.concat_tables(tables)
     return spark.createDataFrame(table), "projected"
+
+
+#: File suffixes Spark decompresses by itself (Hadoop codecs): with no
+#: ``rml:compression``, the local engine reads such a file as it is, so must Spark.
+_HADOOP_CODECS = {".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy"}
+
+
+def _csv_frame(spark: Any, source: LogicalSource, batch_rows: int) -> Any:
+    """A CSV source's own columns as text, exactly as the local engine reads them.
+
+    Spark's CSV reader cannot: it reads an unquoted empty cell as null (RML:
+    an empty string unless ``rml:null ""`` is declared), takes one null value
+    only, and reads neither zip/tar archives nor UTF-16.  So a UTF-8 file,
+    plain or ``.gz``, is read by Spark as text lines, split across tasks, and
+    each batch of lines is parsed by :func:`eokg.spark.sources.parse_csv_lines`
+    (the local reader's options: delimiter, declared nulls, quoting); the
+    header is the first line of the file's first split, dropped there.  Any
+    other file (UTF-16, zip, tar, gzip without ``.gz``) is read whole by one
+    task with the local reader.  Rows the local engine rejects (ragged rows,
+    undecodable cells) are skipped here, not reported: the executor mapping
+    function carries no reader rejects.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from eokg.spark.sources import csv_header
+
+    header = csv_header(source)
+    schema = StructType([StructField(name, StringType()) for name in header])
+    suffix = source.path.suffix.lower()
+    spark_reads = source.encoding == "utf-8" and (
+        (source.compression is None and suffix not in _HADOOP_CODECS)
+        or (source.compression == "gzip" and suffix == ".gz")
+    )
+    if not spark_reads:
+
+        def read(_: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            from eokg.spark.sources import csv_file_batches
+
+            yield from csv_file_batches(source, batch_rows)
+
+        seed = spark.createDataFrame([(str(source.path),)], "path string").repartition(1)
+        return seed.mapInArrow(read, schema)
+
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from eokg.spark.sources import parse_csv_lines
+
+        header_seen = False
+        for batch in batches:
+            lines = batch.column(0).to_pylist()
+            if not header_seen:
+                starts = batch.column(1).to_pylist()
+                if 0 in starts:  # this task holds the file's first split: its first line
+                    header_seen = True
+                    del lines[starts.index(0)]
+            yield parse_csv_lines(source, header, [line for line in lines if line is not None])
+
+    text = spark.read.text(str(source.path))
+    text = text.select("value", F.input_file_block_start().alias("start"))
+    return text.mapInArrow(parse, schema)
+
+
+def _xml_frame(spark: Any, source: LogicalSource, refs: list[Any], batch_rows: int) -> Any:
+    """An XML file read by one task, streamed into projected Arrow batches.
+
+    The file is one partition (XML cannot be split at byte offsets); the task
+    streams it with :func:`eokg.spark.xml_source.xml_batches` and the mapping
+    runs on the batches as they come, in the same stage, so no node holds the
+    whole file for a simple-path iterator.  Every column is ``list<string>``
+    so that the schema is known before the file is read, and named by
+    :func:`~eokg.spark.xml_source.xpath_key`: Spark cannot resolve a column
+    whose name holds a dot (``val:../@id``); the executor finds the values by
+    that key (``Reference.path[0]``) all the same.
+    """
+    from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
+
+    from eokg.spark.project import ROW_COLUMN
+    from eokg.spark.xml_source import xml_plan
+
+    xml_plan(source, refs)  # unsupported XPath fails here, on the driver, by name
+    keyed = list({ref.path[0]: ref for ref in refs}.values())  # "val:x" and "raw:x" read x once
+    schema = StructType(
+        [StructField(ROW_COLUMN, LongType())]
+        + [StructField(ref.path[0], ArrayType(StringType())) for ref in keyed]
+    )
+
+    def read(_: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from eokg.spark.sources import open_bytes
+        from eokg.spark.xml_source import xml_batches
+
+        for batch in xml_batches(source, keyed, batch_rows, open_bytes, lists=True):
+            yield batch.rename_columns([ROW_COLUMN, *(ref.path[0] for ref in keyed)])
+
+    seed = spark.createDataFrame([(str(source.path),)], "path string").repartition(1)
+    return seed.mapInArrow(read, schema)
 
 
 def _mapper(

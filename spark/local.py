@@ -29,6 +29,10 @@ from eokg.spark.arrow_exec import Executor
 from eokg.spark.model import MappingPlan, RefObjectMap, TriplesMap
 from eokg.spark.sources import item_sources, read_source
 from eokg.spark.summary import JobSummary
+from eokg.spark.targets import TargetWriters, collect_lines, plan_targets, targets_of
+
+#: Receives the lines of each batch that go to logical targets, by target key.
+TargetSink = Callable[[dict[str, list[pa.Array]]], None]
 
 PART_LINES = 1_000_000
 
@@ -46,6 +50,8 @@ class JoinSpec:
     graphs: tuple[str, ...]
     rom: RefObjectMap
     key: str
+    #: Logical targets of the join's triples (child subject, predicate, graph, parent subject).
+    targets: frozenset[str] = frozenset()
 
 
 def join_specs(plan: MappingPlan) -> list[JoinSpec]:
@@ -61,6 +67,9 @@ def join_specs(plan: MappingPlan) -> list[JoinSpec]:
                     raise MappingError(
                         "predicates and graphs of a join must be constant", where=rom.where
                     )
+                targets = targets_of(tm.subject) | targets_of(plan.get(rom.parent).subject)
+                for term in terms:
+                    targets |= targets_of(term)
                 specs.append(
                     JoinSpec(
                         child=tm,
@@ -68,6 +77,7 @@ def join_specs(plan: MappingPlan) -> list[JoinSpec]:
                         graphs=tuple(f"<{t.constant}>" for t in (*tm.subject_graphs, *pom.graphs)),
                         rom=rom,
                         key=f"{tm.iri}#{p}.{r}",
+                        targets=targets,
                     )
                 )
     return specs
@@ -158,12 +168,14 @@ def iter_results(
     batch_rows: int = 10_000,
     *,
     on_items: Callable[[list[Any]], None] | None = None,
+    on_targeted: TargetSink | None = None,
 ) -> Iterator[tuple[dict[str, list[pa.Array]], list[dict[str, Any]], dict[str, int]]]:
     """(lines per triples map, rejects, records per triples map) per batch, then joins.
 
     ``on_items`` gets the parsed STAC items of each batch (see
     :func:`~eokg.spark.sources.item_sources`) just before that batch's result
-    is yielded.
+    is yielded.  ``on_targeted`` gets the lines that go to logical targets
+    (they are not in the yielded lines); without it they are dropped.
     """
     executor = Executor(plan)
     specs = join_specs(plan)
@@ -174,6 +186,8 @@ def iter_results(
         tee = on_items if source.key in teed else None
         for batch, source_rejects in read_source(plan, source, batch_rows, on_records=tee):
             result = executor.run(source.key, batch, str(source.path))
+            if result.targeted and on_targeted is not None:
+                on_targeted(result.targeted)
             yield result.lines, source_rejects + result.rejects, result.records
             for spec in specs:
                 if spec.child.source.key == source.key:
@@ -189,16 +203,28 @@ def iter_results(
         lines = join_lines(
             spec, pa.concat_tables(children[spec.key]), pa.concat_tables(parents[spec.key])
         )
-        yield {spec.child.iri: [lines]}, [], {}
+        if not spec.targets:
+            yield {spec.child.iri: [lines]}, [], {}
+        elif on_targeted is not None and len(lines):
+            on_targeted({key: [lines] for key in sorted(spec.targets)})
 
 
 def map_lines(
-    plan: MappingPlan, batch_rows: int = 10_000
+    plan: MappingPlan,
+    batch_rows: int = 10_000,
+    *,
+    targets: dict[str, list[str]] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """All lines and rejects in memory: for tests and small inputs."""
+    """All lines and rejects in memory: for tests and small inputs.
+
+    The lines are those of the default target; lines of logical targets go
+    to ``targets`` (by target file path) when it is given.
+    """
+    plan_targets(plan)  # checks what the targets can hold, as a job would
     lines: list[str] = []
     rejects: list[dict[str, Any]] = []
-    for per_map, batch_rejects, _ in iter_results(plan, batch_rows):
+    sink = (lambda per: collect_lines(per, targets)) if targets is not None else None
+    for per_map, batch_rejects, _ in iter_results(plan, batch_rows, on_targeted=sink):
         for arrays in per_map.values():
             for array in arrays:
                 lines.extend(array.to_pylist())
@@ -227,6 +253,7 @@ def run_local(
     """
     start = time.perf_counter()
     out_dir = Path(output)
+    targets = TargetWriters(plan_targets(plan), distinct=distinct)
     prepare_output(out_dir)
     summary = JobSummary(engine="local", output=str(out_dir), distinct=distinct)
     writer = PartWriter(out_dir, ".nq" if plan.uses_graphs else ".nt")
@@ -234,7 +261,10 @@ def run_local(
     seen: set[int] | None = set() if distinct else None
     pending: list[Any] = []
     results = iter_results(
-        plan, batch_rows, on_items=pending.extend if item_sink is not None else None
+        plan,
+        batch_rows,
+        on_items=pending.extend if item_sink is not None else None,
+        on_targeted=targets.write,
     )
 
     def mapped() -> Generator[dict[str, Any], None, None]:
@@ -273,10 +303,12 @@ def run_local(
             item_sink(stream)
         for _ in stream:  # whatever the sink did not pull still gets mapped
             pass
+        targets.commit()
     finally:
         stream.close()
         writer.close()
         reject_writer.close()
+        targets.abort()  # after a commit there is nothing left to remove
     summary.triples = sum(summary.triples_per_map.values())
     summary.seconds = round(time.perf_counter() - start, 3)
     summary.write(out_dir)

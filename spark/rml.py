@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +37,8 @@ from eokg.spark.model import (
     TermType,
     TriplesMap,
     parse_reference,
-    parse_template,
 )
+from eokg.spark.model import parse_template as _parse_template
 from eokg.spark.rml_vocab import (
     FNML,
     FNO,
@@ -52,6 +52,7 @@ from eokg.spark.rml_vocab import (
     short,
     unimplemented,
 )
+from eokg.spark.targets import FORMATS, SERIALIZATIONS, LogicalTarget, TargetedTermMap
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -65,6 +66,7 @@ EOQL = "https://w3id.org/eokg/formulation#"
 _FORMULATIONS: dict[str, Formulation] = {
     RML + "JSONPath": "jsonpath",
     RML + "CSV": "csv",
+    RML + "XPath": "xpath",
     EOQL + "GeoJSON": "geojson",
     EOQL + "GeoParquet": "geoparquet",
     EOQL + "Parquet": "parquet",
@@ -91,14 +93,17 @@ _COMPRESSIONS = {
 }
 #: Properties a term map of each role may carry (beyond how its value is given).
 _VALUE_PROPS = {"constant", "reference", "template", "functionExecution", "termType", "return"}
+_TARGETED = _VALUE_PROPS | {"logicalTarget"}
 _ROLE_PROPS = {
-    "subject": _VALUE_PROPS | {"class", "graph", "graphMap"},
-    "predicate": _VALUE_PROPS,
-    "object": _VALUE_PROPS | {"datatype", "datatypeMap", "language", "languageMap"},
-    "graph": _VALUE_PROPS,
+    "subject": _TARGETED | {"class", "graph", "graphMap"},
+    "predicate": _TARGETED,
+    "object": _TARGETED | {"datatype", "datatypeMap", "language", "languageMap"},
+    "graph": _TARGETED,
     "param": _VALUE_PROPS | {"datatype", "language"},
     "expression": {"constant", "reference", "template", "functionExecution"},
 }
+_VOID_DUMP = "http://rdfs.org/ns/void#dataDump"
+_DCAT_DOWNLOAD = "http://www.w3.org/ns/dcat#downloadURL"
 _BASE = re.compile(r"^\s*(?:@base\s*<([^>]*)>\s*\.|BASE\s*<([^>]*)>)", re.M | re.I)
 
 
@@ -206,6 +211,10 @@ class _Reader:
         self.doc_base = doc_base
         self.iri_base: str | None = doc_base
         self.legacy = legacy
+        #: The formulation of the triples map being read: it decides how references parse.
+        self.current: Formulation | None = None
+        self.targets: dict[Node, LogicalTarget] = {}
+        self.targeted: set[Node] = set()  # term maps whose rml:logicalTarget was read
 
     # helpers ---------------------------------------------------------------
     def one(self, node: Node, pred: str, where: str) -> Node | None:
@@ -245,7 +254,15 @@ class _Reader:
         # Function-call bodies in FnML are themselves triples maps without a subject.
         fn_bodies = set(self.g.objects(None, self.U(FNML + "functionValue")))
         ordered = sorted((n for n in nodes if n not in fn_bodies), key=str)
-        return [self.triples_map(node) for node in ordered]
+        maps = [self.triples_map(node) for node in ordered]
+        for node in self.g.subjects(self.U(RML + "logicalTarget"), None):
+            if node not in self.targeted:
+                raise MappingError(
+                    "rml:logicalTarget is allowed on subject, predicate, object and graph maps "
+                    "only",
+                    where=f"{self.file} <{self.name(node)}>",
+                )
+        return maps
 
     def triples_map(self, node: Node) -> TriplesMap:
         iri = self.name(node)
@@ -253,6 +270,7 @@ class _Reader:
         base = self.one(node, RML + "baseIRI", where)
         self.iri_base = str(base) if base is not None else self.doc_base
         source = self.logical_source(node, where)
+        self.current = source.formulation
         subject_nodes = self.all(node, RML + "subjectMap")
         subject_consts = self.all(node, RML + "subject")
         if len(subject_nodes) + len(subject_consts) != 1:
@@ -311,6 +329,10 @@ class _Reader:
         formulation_node = self.one(ls, RML + "referenceFormulation", lwhere)
         iterator = self.one(ls, RML + "iterator", lwhere)
         formulation = self.formulation(formulation_node, source_text, lwhere)
+        if formulation == "xpath":
+            from eokg.spark.xml_source import checked_xpath
+
+            checked_xpath(str(iterator) if iterator is not None else "/*", lwhere, "rml:iterator")
         nulls = tuple(str(v) for v in self.all(ls, RML + "null")) + options.pop("null", ())
         if self.legacy:
             nulls = ("", *nulls)  # legacy processors read an empty CSV cell as no value
@@ -444,10 +466,28 @@ class _Reader:
         self.check_props(
             om, {"parentTriplesMap", "joinCondition"}, "a referencing object map", where
         )
-        joins = [self.join(jc, where) for jc in self.all(om, RML + "joinCondition")]
+        parent_formulation = self.formulation_of(parent)
+        joins = [
+            self.join(jc, where, parent_formulation) for jc in self.all(om, RML + "joinCondition")
+        ]
         return RefObjectMap(parent=self.name(parent), joins=tuple(joins), where=where)
 
-    def join(self, jc: Node, where: str) -> JoinCondition:
+    def formulation_of(self, triples_map: Node) -> Formulation | None:
+        """The reference formulation of another triples map (None if it cannot tell)."""
+        try:
+            ls = self.one(triples_map, RML + "logicalSource", "")
+            if ls is None:
+                return None
+            source = self.one(ls, RML + "source", "")
+            text = self.source_description(source, "")[0] if source is not None else ""
+            node = self.one(ls, RML + "referenceFormulation", "")
+            return self.formulation(node, text, "")
+        except MappingError:
+            return None  # reported where that map itself is read
+
+    def join(
+        self, jc: Node, where: str, parent_formulation: Formulation | None = None
+    ) -> JoinCondition:
         """``rml:child``/``rml:parent`` or ``rml:childMap``/``rml:parentMap`` (references)."""
         sides = []
         for side in ("child", "parent"):
@@ -464,7 +504,8 @@ class _Reader:
                     raise MappingError(
                         f"rml:{side}Map supports rml:reference only in eokg", where=where
                     )
-            sides.append(self.reference(str(short_form), where))
+            formulation = self.current if side == "child" else parent_formulation
+            sides.append(self.reference(str(short_form), where, formulation=formulation))
         return JoinCondition(sides[0], sides[1])
 
     # term maps -------------------------------------------------------------------
@@ -485,7 +526,18 @@ class _Reader:
             )
         return self.constant_iri(value, where)
 
-    def reference(self, text: str, where: str, raw: bool = False) -> Reference:
+    def reference(
+        self,
+        text: str,
+        where: str,
+        raw: bool = False,
+        formulation: Formulation | None = None,
+    ) -> Reference:
+        if (formulation or self.current) == "xpath":
+            from eokg.spark.xml_source import checked_xpath, xpath_key
+
+            checked_xpath(text, where)
+            return Reference(text=text, path=(xpath_key(text),), raw=raw)
         try:
             return parse_reference(text, raw=raw)
         except ValueError as exc:
@@ -515,14 +567,110 @@ class _Reader:
             )
         elif kind == "template":
             try:
-                parts = parse_template(str(value[1]))
+                parts = parse_template(str(value[1]), self.current == "xpath")
             except ValueError as exc:
                 raise MappingError(f"bad template: {exc}", where=where) from exc
+            parts = tuple(
+                self.reference(p.text, where) if isinstance(p, Reference) else p for p in parts
+            )
             term = TermMap(kind="template", term_type="literal", where=where, template=parts)
         else:
             call = self.function_call(value[1], where, style=kind)
             term = TermMap(kind="function", term_type="literal", where=where, function=call)
-        return self.typed(term, node, where, role)
+        term = self.typed(term, node, where, role)
+        targets = self.all(node, RML + "logicalTarget")
+        if not targets:
+            return term
+        self.targeted.add(node)
+        values = {f.name: getattr(term, f.name) for f in fields(term)}
+        return TargetedTermMap(
+            **values, targets=tuple(self.logical_target(t, where) for t in targets)
+        )
+
+    # logical targets ---------------------------------------------------------------
+    def logical_target(self, node: Node, where: str) -> LogicalTarget:
+        """A file target (RML-IO); anything else is refused by name."""
+        if node in self.targets:
+            return self.targets[node]
+        twhere = f"{self.file} <{self.name(node)}>"
+        self.check_props(
+            node,
+            {"target", "serialization", "compression", "encoding"},
+            "a logical target",
+            twhere,
+        )
+        target = self.one(node, RML + "target", twhere)
+        if target is None:
+            raise MappingError("a logical target needs rml:target", where=twhere)
+        self.check_props(
+            target,
+            {"path", "root", "serialization", "compression", "encoding"},
+            "a target",
+            twhere,
+        )
+        options: dict[str, Any] = {}
+        for prop in ("serialization", "compression", "encoding"):
+            given = self.all(node, RML + prop) + self.all(target, RML + prop)
+            if len(set(given)) > 1:
+                raise MappingError(f"more than one rml:{prop}", where=twhere)
+            if given:
+                options[prop] = str(given[0])
+        serialization = options.get("serialization", FORMATS + "N-Quads")
+        if serialization not in SERIALIZATIONS:
+            raise MappingError(
+                f"unsupported rml:serialization <{serialization}> of a logical target; "
+                "eokg writes formats:N-Triples and formats:N-Quads",
+                where=twhere,
+            )
+        compression = options.get("compression", RML + "none")
+        if compression not in (RML + "none", RML + "gzip"):
+            raise MappingError(
+                f"unsupported rml:compression <{compression}> of a logical target; "
+                "eokg writes rml:none and rml:gzip (zip and tar archives are not written)",
+                where=twhere,
+            )
+        if options.get("encoding", RML + "UTF-8") != RML + "UTF-8":
+            raise MappingError(
+                f"unsupported rml:encoding <{options['encoding']}> of a logical target; "
+                "eokg writes rml:UTF-8",
+                where=twhere,
+            )
+        found = LogicalTarget(
+            path=self.target_path(target, twhere),
+            serialization=SERIALIZATIONS[serialization],
+            compression="gzip" if compression == RML + "gzip" else None,
+            where=twhere,
+        )
+        self.targets[node] = found
+        return found
+
+    def target_path(self, target: Node, where: str) -> Path:
+        """The file of a target: ``rml:path`` (with ``rml:root``) or a ``file:`` dump IRI."""
+        from urllib.parse import unquote, urlparse
+
+        path = self.one(target, RML + "path", where)
+        if path is not None:
+            root = self.one(target, RML + "root", where)
+            folder = self.base
+            if root is not None and str(root) == RML + "MappingDirectory":
+                folder = Path(self.file).resolve().parent
+            elif root is not None and str(root) == RML + "CurrentWorkingDirectory":
+                folder = Path.cwd()
+            elif root is not None:
+                folder = Path(str(root))
+            given = Path(str(path))
+            return given if given.is_absolute() else folder / given
+        urls = self.all(target, _VOID_DUMP, _DCAT_DOWNLOAD)
+        if len(urls) != 1 or not str(urls[0]).startswith("file:"):
+            raise MappingError(
+                "rml:target: eokg writes file targets only (rml:path, or one void:dataDump / "
+                "dcat:downloadURL with a file: IRI)",
+                where=where,
+            )
+        parsed = urlparse(str(urls[0]))
+        text = unquote(parsed.netloc + parsed.path) if parsed.netloc in (".", "..") else None
+        given = Path(text if text is not None else unquote(parsed.path))
+        return given if given.is_absolute() else self.base / given
 
     def value_of(self, node: Node, where: str) -> tuple[str, Node]:
         """How a term map gives its value: (kind, node)."""
@@ -696,6 +844,40 @@ class _Reader:
         if missing:
             raise MappingError(f"missing parameter(s) {missing} for <{given}>", where=where)
         return FunctionCall(function=canonical, params=normalised)
+
+
+def parse_template(template: str, xpath: bool = False) -> tuple[str | Reference, ...]:
+    """A template's text and references; XPath references are kept whole.
+
+    XPath expressions may hold the dots and brackets the JSONPath-ish
+    reference parser splits on (``{../@id}``), so for XPath sources the text
+    between braces is taken as is; the escapes (``\\{``, ``\\}``, ``\\\\``) are
+    the same.
+    """
+    if not xpath:
+        return _parse_template(template)
+    parts: list[str | Reference] = []
+    buf, pos = "", 0
+    while pos < len(template):
+        char = template[pos]
+        if char == "\\" and pos + 1 < len(template) and template[pos + 1] in "{}\\":
+            buf, pos = buf + template[pos + 1], pos + 2
+        elif char == "{":
+            close = template.find("}", pos)
+            name = template[pos + 1 : close] if close > 0 else ""
+            if close < 0 or not name.strip() or "{" in name:
+                raise ValueError(f"unclosed, empty or nested reference in {template!r}")
+            if buf:
+                parts.append(buf)
+            parts.append(Reference(text=name, path=(name,)))
+            buf, pos = "", close + 1
+        elif char == "}":
+            raise ValueError(f"unmatched '}}' in template {template!r}")
+        else:
+            buf, pos = buf + char, pos + 1
+    if buf:
+        parts.append(buf)
+    return tuple(parts)
 
 
 def _as_raw(term: TermMap) -> TermMap:

@@ -28,6 +28,9 @@ FNML = "http://semweb.mmlab.be/ns/fnml#"
 FNO = "https://w3id.org/function/ontology#"
 FNO_OLD = "http://w3id.org/function/ontology#"
 RRX = "http://www.w3.org/ns/r2rml-ext#"
+#: Legacy RML-Target and compression namespaces (RMLMapper's ``rmlt:`` / ``comp:``).
+RMLT = "http://semweb.mmlab.be/ns/rml-target#"
+COMP = "http://semweb.mmlab.be/ns/rml-compression#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 _SAME_IN_RR = (
@@ -52,6 +55,12 @@ LEGACY: dict[str, str] = {
     QL + "CSV": RML + "CSV",
     QL + "JSONPath": RML + "JSONPath",
     QL + "XPath": RML + "XPath",
+    OLD_RML + "logicalTarget": RML + "logicalTarget",
+    **{
+        RMLT + name: RML + name
+        for name in ("LogicalTarget", "target", "serialization", "compression")
+    },
+    **{COMP + name: RML + name for name in ("none", "gzip", "zip", "tar", "targz", "tarxz")},
 }
 
 #: Properties the reader interprets (after :func:`normalise`).
@@ -65,13 +74,14 @@ _IMPLEMENTED_LOCAL = (
     "parentTriplesMap", "joinCondition", "child", "parent", "childMap", "parentMap",
     "baseIRI", "functionExecution", "function", "input", "parameter",
     "inputValue", "inputValueMap", "return",
+    "logicalTarget", "target", "serialization",
 )  # fmt: skip
 IMPLEMENTED: frozenset[str] = frozenset(
     [RML + name for name in _IMPLEMENTED_LOCAL] + [FNML + "functionValue"]
 )
 
 #: Namespaces whose every property must be understood.
-CHECKED = (RML, RR, OLD_RML, QL, FNML)
+CHECKED = (RML, RR, OLD_RML, QL, FNML, RMLT, COMP)
 
 #: BCP 47 language tags (a 2-3 letter primary language; "english" is not a tag).
 LANGUAGE_TAG = re.compile(
@@ -80,7 +90,14 @@ LANGUAGE_TAG = re.compile(
     r"(?:-x(?:-[a-zA-Z0-9]{1,8})+)?|x(?:-[a-zA-Z0-9]{1,8})+)$"
 )
 
-_PREFIXES = {RML: "rml:", RR: "rr:", OLD_RML: "rml(legacy):", QL: "ql:", FNML: "fnml:"}
+_PREFIXES = {
+    RML: "rml:",
+    RR: "rr:",
+    OLD_RML: "rml(legacy):",
+    QL: "ql:",
+    FNML: "fnml:",
+    RMLT: "rmlt:",
+}
 
 
 def short(iri: str) -> str:

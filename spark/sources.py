@@ -125,6 +125,11 @@ def read_source(
         )
     elif fmt in ("geojson", "shapefile"):
         yield from _arrow_batches(plan, source, refs, _ogr_batches(source.path, batch_rows))
+    elif fmt == "xpath":
+        from eokg.spark.xml_source import xml_batches
+
+        for batch in xml_batches(source, refs, batch_rows, open_bytes):
+            yield batch, []
     elif is_line_json(source):
         yield from _ndjson(source, refs, batch_rows, on_records)
     else:
@@ -202,6 +207,62 @@ def csv_header(source: LogicalSource | Path) -> list[str]:
     return [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]
 
 
+def csv_convert_options(source: LogicalSource, header: list[str], text_type: pa.DataType) -> Any:
+    """Every column as text; only the declared ``rml:null`` values are nulls (RML-IO)."""
+    from pyarrow import csv
+
+    return csv.ConvertOptions(
+        column_types={name: text_type for name in header},
+        null_values=list(source.null_values),
+        strings_can_be_null=bool(source.null_values),
+        quoted_strings_can_be_null=False,
+    )
+
+
+def parse_csv_lines(
+    source: LogicalSource, header: list[str], lines: Sequence[str]
+) -> pa.RecordBatch:
+    """Data lines of a CSV source (no header, valid text) parsed as :func:`read_source` does.
+
+    The Spark engine reads CSV files as text lines, split across tasks, and
+    parses each batch of lines here, so that both engines read the same
+    values.  Ragged rows are skipped (they are rejects on the local engine).
+    """
+    import io
+
+    from pyarrow import csv
+
+    if not lines:
+        return pa.RecordBatch.from_pylist([], schema=csv_schema(header))
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    table = csv.read_csv(
+        io.BytesIO(data),
+        read_options=csv.ReadOptions(column_names=header, use_threads=False),
+        parse_options=csv.ParseOptions(
+            delimiter=csv_delimiter(source), invalid_row_handler=lambda _: "skip"
+        ),
+        convert_options=csv_convert_options(source, header, pa.string()),
+    )
+    return pa.RecordBatch.from_arrays(
+        [c.combine_chunks() for c in table.columns], schema=csv_schema(header)
+    )
+
+
+def csv_schema(header: list[str]) -> pa.Schema:
+    return pa.schema([pa.field(name, pa.string()) for name in header])
+
+
+def csv_file_batches(source: LogicalSource, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The source's own columns as text, read as :func:`read_source` reads them.
+
+    Its rejects (ragged rows, undecodable cells) are dropped, not reported.
+    """
+    rejects: list[dict[str, Any]] = []
+    for batch in _csv_batches(source, batch_rows, rejects):
+        rejects.clear()
+        yield batch
+
+
 def _csv_batches(
     source: LogicalSource, batch_rows: int, rejects: list[dict[str, Any]]
 ) -> Iterator[pa.RecordBatch]:
@@ -240,12 +301,7 @@ def _csv_batches(
             encoding=source.encoding,
         ),
         parse_options=csv.ParseOptions(delimiter=csv_delimiter(source), invalid_row_handler=ragged),
-        convert_options=csv.ConvertOptions(
-            column_types={name: pa.binary() for name in header},
-            null_values=list(source.null_values),
-            strings_can_be_null=bool(source.null_values),
-            quoted_strings_can_be_null=False,
-        ),
+        convert_options=csv_convert_options(source, header, pa.binary()),
     )
     row = 0
     for batch in reader:

@@ -55,7 +55,7 @@ def _load_and_run(tmp_path, body: str):
             "subject map",
         ),
         (
-            '<#P> rml:logicalSource [ rml:source "d.csv" ; rml:referenceFormulation ql:XPath ] ;'
+            '<#P> rml:logicalSource [ rml:source "d.csv" ; rml:referenceFormulation ql:CSS3 ] ;'
             ' rr:subjectMap [ rr:template "http://x/{id}" ] .',
             "unsupported reference formulation",
             "logical source",
@@ -77,8 +77,11 @@ def test_turtle_syntax_error_names_the_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "no triples map"), (b"\x00\xff\xfe binary", "not UTF-8"),
-     (b"@prefix ex: <http://ex/> . ex:a ex:b ex:c .", "no triples map")],
+    [
+        (b"", "no triples map"),
+        (b"\x00\xff\xfe binary", "not UTF-8"),
+        (b"@prefix ex: <http://ex/> . ex:a ex:b ex:c .", "no triples map"),
+    ],
 )
 def test_empty_binary_or_unrelated_mapping_files_are_errors(
     tmp_path, content: bytes, message: str
