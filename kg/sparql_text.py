@@ -66,6 +66,11 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def is_word(token: Token, *words: str) -> bool:
+    """``token`` is one of the keywords ``words`` (given upper case), in any case."""
+    return token.kind == "word" and token.text.upper() in words
+
+
 def matching(tokens: list[Token], open_index: int) -> int:
     """Index of the bracket closing the one at ``open_index``."""
     pairs = {"{": "}", "(": ")", "[": "]"}

@@ -332,12 +332,20 @@ class GeoStore:
     def update(self, sparql: str, options: QueryOptions | None = None) -> None:
         """Apply a SPARQL UPDATE atomically; the spatial index follows incrementally.
 
+        ``options``' graph lists are the protocol's ``using-graph-uri`` and
+        ``using-named-graph-uri`` (``update_dataset``).
+
         What the update can touch is worked out first (``update_effects``; a WHERE
         part is evaluated once more for that), and afterwards only those literals
         or graphs are rechecked against the store.
         """
+        from eokg.kg.update_dataset import with_protocol_dataset
         from eokg.kg.update_effects import effects_of
 
+        if options is not None:  # the protocol's using-graph-uri / using-named-graph-uri
+            sparql = with_protocol_dataset(
+                sparql, options.default_graph_uris, options.named_graph_uris
+            )
         with self._write_lock:
             effects = effects_of(sparql, self._select)
             if effects.none:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eokg.kg.sparql_text import Token, matching, tokenize
+from eokg.kg.sparql_text import Token, is_word, matching, tokenize
 from eokg.kg.spatial_index import (
     DEFAULT_GRAPH,
     GEOMETRY_DATATYPES,
@@ -137,8 +137,8 @@ def _data_effects(text: str, tokens: list[Token]) -> Effects | None:
             continue
         if not (
             i + 2 < len(tokens)
-            and _is_word(tokens[i], "INSERT", "DELETE")
-            and _is_word(tokens[i + 1], "DATA")
+            and is_word(tokens[i], "INSERT", "DELETE")
+            and is_word(tokens[i + 1], "DATA")
             and tokens[i + 2].text == "{"
         ):
             return None
@@ -165,10 +165,10 @@ def _data_effects(text: str, tokens: list[Token]) -> Effects | None:
 
 def _declaration(tokens: list[Token], i: int) -> int:
     """Index after a ``PREFIX p: <iri>`` or ``BASE <iri>`` starting at ``i``; 0 if none."""
-    if _is_word(tokens[i], "BASE") and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
+    if is_word(tokens[i], "BASE") and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
         return i + 2
     if (
-        _is_word(tokens[i], "PREFIX")
+        is_word(tokens[i], "PREFIX")
         and i + 2 < len(tokens)
         and tokens[i + 1].kind == "pname"
         and tokens[i + 2].kind == "iri"
@@ -189,7 +189,7 @@ def _trig(text: str, tokens: list[Token], open_: int, close: int) -> str:
     i = open_ + 1
     while i < close:
         token = tokens[i]
-        if _is_word(token, "GRAPH") and i + 2 < close and tokens[i + 2].text == "{":
+        if is_word(token, "GRAPH") and i + 2 < close and tokens[i + 2].text == "{":
             if start is not None:
                 parts.append("{" + text[start:end] + "}")
                 start = None
@@ -214,10 +214,6 @@ def _close(tokens: list[Token], open_: int) -> int | None:
         return matching(tokens, open_)
     except ValueError:
         return None
-
-
-def _is_word(token: Token, *words: str) -> bool:
-    return token.kind == "word" and token.text.upper() in words
 
 
 # --- DELETE/INSERT WHERE: evaluate the WHERE first -----------------------------------------
@@ -335,7 +331,7 @@ def _first_where(text: str, tokens: list[Token]) -> tuple[str, str] | None:
             depth += 1
         elif token.kind == "op" and token.text == "}":
             depth -= 1
-        elif depth == 0 and _is_word(token, "WHERE"):
+        elif depth == 0 and is_word(token, "WHERE"):
             if j + 1 < len(tokens) and tokens[j + 1].text == "{":
                 close = _close(tokens, j + 1)
                 if close is not None:

@@ -361,6 +361,46 @@ def test_update_needs_the_key(make_client: Any) -> None:
     assert _count(client, G2) == 0
 
 
+def test_update_dataset_from_the_protocol(make_client: Any) -> None:
+    """using-graph-uri / using-named-graph-uri act as USING / USING NAMED (Protocol
+    2.2.3): the WHERE part sees only those graphs; with USING or WITH in the request
+    too, 400 and nothing changes."""
+    client = make_client(api_key="k")
+    headers = {"Content-Type": "application/sparql-update", "X-API-Key": "k"}
+    copy = "INSERT { GRAPH <urn:copy> { ?s ?p ?o } } WHERE { ?s ?p ?o }"
+    ok = client.post("/sparql", params={"using-graph-uri": G2}, content=copy, headers=headers)
+    assert ok.status_code == 204, ok.text
+    assert _count(client, "urn:copy") == _count(client, G2) == 6
+
+    named = "INSERT { GRAPH <urn:names> { ?s <urn:in> ?g } } WHERE { GRAPH ?g { ?s ?p ?o } }"
+    form = client.post(
+        "/sparql",
+        data={"update": named, "using-named-graph-uri": G1},
+        headers={"X-API-Key": "k"},
+    )
+    assert form.status_code == 204, form.text
+    graphs = client.get(
+        "/sparql", params={"query": "SELECT DISTINCT ?g WHERE { GRAPH <urn:names> { ?s ?p ?g } }"}
+    ).json()["results"]["bindings"]
+    assert [b["g"]["value"] for b in graphs] == [G1]
+
+    delete_where = f"DELETE WHERE {{ GRAPH <{G2}> {{ ?s <urn:p> ?o }} }}"
+    client.post("/sparql", content=INSERT.encode(), headers=headers)
+    assert _count(client, G2) == 7
+    elsewhere = client.post(
+        "/sparql", params={"using-graph-uri": G1}, content=delete_where, headers=headers
+    )
+    assert elsewhere.status_code == 204
+    assert _count(client, G2) == 7  # DELETE WHERE's pattern was matched in G1 only
+
+    own = f"WITH <{G2}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}"
+    body = _problem(
+        client.post("/sparql", params={"using-graph-uri": G1}, content=own, headers=headers), 400
+    )
+    assert "using-graph-uri" in body["detail"]
+    assert _count(client, G2) == 7
+
+
 def test_malformed_update_is_400(make_client: Any) -> None:
     client = make_client(api_key="k")
     response = client.post(
