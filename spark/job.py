@@ -138,9 +138,11 @@ def _csv_frame(spark: Any, source: LogicalSource, batch_rows: int) -> Any:
     (the local reader's options: delimiter, declared nulls, quoting); the
     header is the first line of the file's first split, dropped there.  Any
     other file (UTF-16, zip, tar, gzip without ``.gz``) is read whole by one
-    task with the local reader.  Rows the local engine rejects (ragged rows,
-    undecodable cells) are skipped here, not reported: the executor mapping
-    function carries no reader rejects.
+    task with the local reader.  Rows the reader rejects (ragged rows,
+    undecodable cells) ride along as rows whose :data:`READER_REJECT` column
+    holds the reject (``with_reader_rejects``); the mapping functions take
+    them out of the batch and write them as rejects, so one read of the file
+    serves both.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
@@ -148,7 +150,7 @@ def _csv_frame(spark: Any, source: LogicalSource, batch_rows: int) -> Any:
     from eokg.spark.sources import csv_header
 
     header = csv_header(source)
-    schema = StructType([StructField(name, StringType()) for name in header])
+    schema = StructType([StructField(name, StringType()) for name in (*header, READER_REJECT)])
     suffix = source.path.suffix.lower()
     spark_reads = source.encoding == "utf-8" and (
         (source.compression is None and suffix not in _HADOOP_CODECS)
@@ -159,7 +161,8 @@ def _csv_frame(spark: Any, source: LogicalSource, batch_rows: int) -> Any:
         def read(_: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             from eokg.spark.sources import csv_file_batches
 
-            yield from csv_file_batches(source, batch_rows)
+            for batch, rejects in csv_file_batches(source, batch_rows):
+                yield with_reader_rejects(batch, rejects)
 
         seed = spark.createDataFrame([(str(source.path),)], "path string").repartition(1)
         return seed.mapInArrow(read, schema)
@@ -175,11 +178,62 @@ def _csv_frame(spark: Any, source: LogicalSource, batch_rows: int) -> Any:
                 if 0 in starts:  # this task holds the file's first split: its first line
                     header_seen = True
                     del lines[starts.index(0)]
-            yield parse_csv_lines(source, header, [line for line in lines if line is not None])
+            rejects: list[dict[str, Any]] = []
+            kept = [line for line in lines if line is not None]
+            yield with_reader_rejects(parse_csv_lines(source, header, kept, rejects), rejects)
 
     text = spark.read.text(str(source.path))
     text = text.select("value", F.input_file_block_start().alias("start"))
     return text.mapInArrow(parse, schema)
+
+
+#: A source frame's column holding, on the rows the reader rejected, the reject
+#: (``reject_line`` JSON); null on every row read.  Only CSV frames have it.
+READER_REJECT = "_eokg_reader_reject"
+
+
+def with_reader_rejects(batch: pa.RecordBatch, rejects: list[dict[str, Any]]) -> pa.RecordBatch:
+    """``batch`` plus a :data:`READER_REJECT` column, and one all-null row per reject."""
+    from eokg.spark.arrow_exec import reject_line
+
+    n, m = batch.num_rows, len(rejects)
+    columns = [
+        pa.concat_arrays([column, pa.nulls(m, column.type)]) if m else column
+        for column in batch.columns
+    ]
+    marks = pa.array([None] * n + [reject_line(r) for r in rejects], pa.string())
+    return pa.RecordBatch.from_arrays([*columns, marks], names=[*batch.schema.names, READER_REJECT])
+
+
+def split_reader_rejects(
+    batch: pa.RecordBatch,
+) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
+    """The rows read (without :data:`READER_REJECT`) and the rejects riding along."""
+    import pyarrow.compute as pc
+
+    if READER_REJECT not in batch.schema.names:
+        return batch, []
+    marks = batch.column(READER_REJECT)
+    names = [name for name in batch.schema.names if name != READER_REJECT]
+    read = batch.select(names)
+    if marks.null_count == len(marks):
+        return read, []
+    rejects = [json.loads(text) for text in marks.filter(pc.is_valid(marks)).to_pylist()]
+    return read.filter(pc.is_null(marks)), rejects
+
+
+def _reader_reject_frame(df: Any, source: LogicalSource) -> Any:
+    """The (kind, line) rows of the reader's rejects of a source frame, counts included.
+
+    For sources compiled to SQL, which read the frame apart from the mapping
+    functions; their CSV parse then runs twice (``--compile-sql`` only).
+    """
+    from pyspark.sql import functions as F
+
+    counts = json.dumps({"records": {}, "triples": {}, "rejects": {str(source.path): 1}})
+    bad = df.where(F.col(READER_REJECT).isNotNull())
+    rows = bad.select(F.lit("r").alias("kind"), F.col(READER_REJECT).alias("line"))
+    return rows.unionByName(bad.select(F.lit("c").alias("kind"), F.lit(counts).alias("line")))
 
 
 def _xml_frame(spark: Any, source: LogicalSource, refs: list[Any], batch_rows: int) -> Any:
@@ -246,6 +300,7 @@ def _mapper(
                     source_reject(source, None, text, reason) for _, text, reason in bad
                 ]
             else:
+                batch, source_rejects = split_reader_rejects(batch)
                 projected = project_arrow(batch, refs)
             result = executor.run(source.key, projected, str(source.path))
             kinds: list[str] = []
@@ -293,8 +348,8 @@ def _keys_mapper(
             if mode == "lines":
                 records, _, _ = parse_json_lines(batch.column(0).to_pylist())
                 projected = project_records(records, refs)
-            else:
-                projected = project_arrow(batch, refs)
+            else:  # the reader's rejects are written by the source's own mapping function
+                projected = project_arrow(split_reader_rejects(batch)[0], refs)
             table = executor.join_keys(tm, spec.rom, projected, side)
             yield from table.to_batches()
 
@@ -394,9 +449,14 @@ def run_spark(
         if geometric:
             engines[source.name] = "shapely"
         if (compile_sql or (sedona and geometric)) and source.key not in teed:
+            read = df
+            if READER_REJECT in df.columns:
+                read = df.where(F.col(READER_REJECT).isNull()).drop(READER_REJECT)
             try:
-                compiled.append(compile_source(plan, source, df, mode, arrow_rows, sedona))
+                compiled.append(compile_source(plan, source, read, mode, arrow_rows, sedona))
                 outputs.append(compiled[-1].frame)
+                if read is not df:
+                    outputs.append(_reader_reject_frame(df, source))
                 if geometric:
                     engines[source.name] = "sedona"
                 continue

@@ -220,13 +220,17 @@ def csv_convert_options(source: LogicalSource, header: list[str], text_type: pa.
 
 
 def parse_csv_lines(
-    source: LogicalSource, header: list[str], lines: Sequence[str]
+    source: LogicalSource,
+    header: list[str],
+    lines: Sequence[str],
+    rejects: list[dict[str, Any]] | None = None,
 ) -> pa.RecordBatch:
     """Data lines of a CSV source (no header, valid text) parsed as :func:`read_source` does.
 
     The Spark engine reads CSV files as text lines, split across tasks, and
     parses each batch of lines here, so that both engines read the same
-    values.  Ragged rows are skipped (they are rejects on the local engine).
+    values.  A ragged row is left out and, given ``rejects``, reported there
+    as the local reader reports it (its file line is not known on a split).
     """
     import io
 
@@ -234,13 +238,17 @@ def parse_csv_lines(
 
     if not lines:
         return pa.RecordBatch.from_pylist([], schema=csv_schema(header))
+
+    def ragged(row: Any) -> str:
+        if rejects is not None:
+            rejects.append(source_reject(source, None, row.text, _ragged_reason(row)))
+        return "skip"
+
     data = ("\n".join(lines) + "\n").encode("utf-8")
     table = csv.read_csv(
         io.BytesIO(data),
         read_options=csv.ReadOptions(column_names=header, use_threads=False),
-        parse_options=csv.ParseOptions(
-            delimiter=csv_delimiter(source), invalid_row_handler=lambda _: "skip"
-        ),
+        parse_options=csv.ParseOptions(delimiter=csv_delimiter(source), invalid_row_handler=ragged),
         convert_options=csv_convert_options(source, header, pa.string()),
     )
     return pa.RecordBatch.from_arrays(
@@ -252,15 +260,15 @@ def csv_schema(header: list[str]) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in header])
 
 
-def csv_file_batches(source: LogicalSource, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The source's own columns as text, read as :func:`read_source` reads them.
-
-    Its rejects (ragged rows, undecodable cells) are dropped, not reported.
-    """
+def csv_file_batches(
+    source: LogicalSource, batch_rows: int
+) -> Iterator[tuple[pa.RecordBatch, list[dict[str, Any]]]]:
+    """The source's own columns as text, read as :func:`read_source` reads them, each
+    batch with the rejects (ragged rows, undecodable cells) met while reading it."""
     rejects: list[dict[str, Any]] = []
     for batch in _csv_batches(source, batch_rows, rejects):
+        yield batch, rejects[:]
         rejects.clear()
-        yield batch
 
 
 def _csv_batches(
@@ -285,7 +293,7 @@ def _csv_batches(
                 source,
                 None,
                 row.text,
-                f"{row.actual_columns} fields where the header has {row.expected_columns}",
+                _ragged_reason(row),
                 line=row.number,
             )
         )
@@ -307,6 +315,10 @@ def _csv_batches(
     for batch in reader:
         yield _decoded(source, batch, row, rejects, skipped)
         row += batch.num_rows
+
+
+def _ragged_reason(row: Any) -> str:
+    return f"{row.actual_columns} fields where the header has {row.expected_columns}"
 
 
 def _file_line(row: int, skipped: list[int]) -> int:
@@ -434,7 +446,12 @@ def source_reject(
     """A record the reader could not read: which file, which line, why."""
     if line is None and row is not None and source.formulation == "csv":
         line = row + 2  # the header is line 1 (no quoted line breaks assumed)
-    place = f"line {line}" if line is not None else f"record {row}"
+    if line is not None:
+        reason = f"{source.path.name} line {line}: {reason}"
+    elif row is not None:
+        reason = f"{source.path.name} record {row}: {reason}"
+    else:  # a record of a split read by Spark: its position in the file is not known
+        reason = f"{source.path.name}: {reason}"
     return {
         "triples_map": None,
         "mapping": None,
@@ -442,7 +459,7 @@ def source_reject(
         "file": str(source.path),
         "line": line,
         "row": row,
-        "reason": f"{source.path.name} {place}: {reason}",
+        "reason": reason,
         "record": text,
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from spark_rdfcheck import quads_of
@@ -294,11 +295,24 @@ def test_spark_reads_csv_source_options_as_the_local_engine(spark, tmp_path: Pat
     from eokg.spark.job import run_spark
 
     plan = plan_of(tmp_path, _csv_sources(tmp_path))
-    local, _ = map_lines(plan)
-    run_spark(plan, tmp_path / "out", spark)
+    local, local_rejects = map_lines(plan)
+    summary = run_spark(plan, tmp_path / "out", spark)
     on_spark = [
         line
         for part in sorted((tmp_path / "out").glob("part-*"))
         for line in part.read_text(encoding="utf-8").splitlines()
     ]
     assert sorted(on_spark) == sorted(local)
+    # the ragged row of each file is a reject on Spark too, with its file and reason
+    spark_rejects = [
+        json.loads(line)
+        for part in sorted((tmp_path / "out" / "_rejects").glob("*.jsonl"))
+        for line in part.read_text(encoding="utf-8").splitlines()
+    ]
+
+    def seen(rejects: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return sorted((r["file"], r["record"], r["reason"].rpartition(": ")[2]) for r in rejects)
+
+    assert len(local_rejects) == 5  # "4,Dan" in each file but tabs.tsv
+    assert seen(spark_rejects) == seen(local_rejects)
+    assert summary.reject_count == 5
