@@ -79,25 +79,44 @@ maven_fetch() {
     return 1
 }
 
+# vendor_server_zip PRODUCT TITLE COORD SHA512 DEST: unpack the integ-test zip at COORD
+# (checked against Maven Central's digest and SHA512) into a temp folder under
+# .vendor; prints that folder (the tree is "$tmp/PRODUCT-VERSION").  The caller
+# completes the tree, then publishes it with publish_tree.
+vendor_server_zip() {
+    local product="$1" title="$2" coord="$3" sha512="$4" dest="$5"
+    echo "eokg install: $title ${coord##*:} (integ-test zip) for the tests -> $dest" >&2
+    mkdir -p .vendor
+    local tmp
+    tmp="$(mktemp -d .vendor/download.XXXXXX)"
+    maven_fetch "$coord" zip "$tmp/$product.zip"
+    if [ "$(sha512sum "$tmp/$product.zip" | cut -d" " -f1)" != "$sha512" ]; then
+        echo "eokg install: the $title zip is not the pinned one" >&2
+        return 1
+    fi
+    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
+        "$tmp/$product.zip" "$tmp"
+    chmod +x "$tmp/$product-${coord##*:}/bin/"*
+    echo "$tmp"
+}
+
+# publish_tree TMP HOME DEST: the finished tree appears at once (a half download is never used)
+publish_tree() {
+    rm -rf "$3"
+    mv "$2" "$3"
+    rm -rf "$1"
+}
+
 vendor_opensearch() {
     local dest=".vendor/opensearch-${OPENSEARCH_VERSION}"
     if [ -x "$dest/bin/opensearch" ]; then
         return 0
     fi
-    echo "eokg install: OpenSearch ${OPENSEARCH_VERSION} (integ-test zip) for the tests -> $dest" >&2
-    mkdir -p .vendor
     local tmp
-    tmp="$(mktemp -d .vendor/download.XXXXXX)"
-    maven_fetch "org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}" \
-        zip "$tmp/opensearch.zip"
-    if [ "$(sha512sum "$tmp/opensearch.zip" | cut -d" " -f1)" != "$OPENSEARCH_SHA512" ]; then
-        echo "eokg install: the OpenSearch zip is not the pinned one" >&2
-        return 1
-    fi
-    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
-        "$tmp/opensearch.zip" "$tmp"
+    tmp="$(vendor_server_zip opensearch OpenSearch \
+        "org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}" \
+        "$OPENSEARCH_SHA512" "$dest")"
     local home="$tmp/opensearch-${OPENSEARCH_VERSION}"
-    chmod +x "$home/bin/"*
     local spec name class coord
     for spec in "${OPENSEARCH_MODULES[@]}"; do
         read -r -a words <<<"$(tr '\n' ' ' <<<"$spec")"
@@ -113,9 +132,7 @@ vendor_opensearch() {
             "opensearch.version=${OPENSEARCH_VERSION}" "custom.foldername=" "extended.plugins=" \
             "has.native.controller=false" >"$home/modules/$name/plugin-descriptor.properties"
     done
-    rm -rf "$dest"
-    mv "$home" "$dest"  # the finished tree appears at once: a half download is never used
-    rm -rf "$tmp"
+    publish_tree "$tmp" "$home" "$dest"
 }
 # EOKG_VENDOR_OPENSEARCH=0 skips the test node (the Docker image: compose runs a real one)
 if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
@@ -135,23 +152,11 @@ vendor_elasticsearch() {
     if [ -x "$dest/bin/elasticsearch" ]; then
         return 0
     fi
-    echo "eokg install: Elasticsearch ${ELASTICSEARCH_VERSION} (integ-test zip) for the tests -> $dest" >&2
-    mkdir -p .vendor
     local tmp
-    tmp="$(mktemp -d .vendor/download.XXXXXX)"
-    maven_fetch "org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ELASTICSEARCH_VERSION}" \
-        zip "$tmp/elasticsearch.zip"
-    if [ "$(sha512sum "$tmp/elasticsearch.zip" | cut -d" " -f1)" != "$ELASTICSEARCH_SHA512" ]; then
-        echo "eokg install: the Elasticsearch zip is not the pinned one" >&2
-        return 1
-    fi
-    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
-        "$tmp/elasticsearch.zip" "$tmp"
-    local home="$tmp/elasticsearch-${ELASTICSEARCH_VERSION}"
-    chmod +x "$home/bin/"*
-    rm -rf "$dest"
-    mv "$home" "$dest"  # the finished tree appears at once: a half download is never used
-    rm -rf "$tmp"
+    tmp="$(vendor_server_zip elasticsearch Elasticsearch \
+        "org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ELASTICSEARCH_VERSION}" \
+        "$ELASTICSEARCH_SHA512" "$dest")"
+    publish_tree "$tmp" "$tmp/elasticsearch-${ELASTICSEARCH_VERSION}" "$dest"
 }
 # EOKG_VENDOR_ELASTICSEARCH=0 skips it (the Docker image: compose runs a real server)
 if [[ ",$extras," == *",es,"* || ",$extras," == *",all,"* ]] \
