@@ -113,7 +113,23 @@ def check_datetime(value: str) -> str:
         raise ValueError(exc.message) from exc
 
 
-class SearchRequest(BaseModel):
+class _Request(BaseModel):
+    """A request model whose validation errors are ``InputError`` naming the field, and
+    whose ``limit`` above the maximum acts as the maximum (STAC API: not a 400)."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise request_error(exc) from exc
+
+    @field_validator("limit", mode="before", check_fields=False)
+    @classmethod
+    def _clamp_limit(cls, value: Any) -> Any:
+        return clamp_limit(value)
+
+
+class SearchRequest(_Request):
     """A STAC item search, whichever way it arrived (GET query string, POST body, Python).
 
     Invalid values raise ``InputError`` naming the parameter (a 400 in the API),
@@ -136,17 +152,6 @@ class SearchRequest(BaseModel):
     fields: FieldsSpec | None = None
     q: list[str] | None = None
     concepts: list[str] | None = None
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise request_error(exc) from exc
-
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _clamp_limit(cls, value: Any) -> Any:
-        return clamp_limit(value)
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -214,7 +219,7 @@ class SearchRequest(BaseModel):
 COLLECTIONS_LIMIT = 10
 
 
-class CollectionSearch(BaseModel):
+class CollectionSearch(_Request):
     """A STAC API Collection Search (``GET /collections``): simple query plus free text.
 
     ``bbox`` and ``datetime`` are checked exactly as for items, so a box or time a
@@ -228,17 +233,6 @@ class CollectionSearch(BaseModel):
     q: list[str] | None = None
     limit: int = Field(default=COLLECTIONS_LIMIT, ge=1, le=MAX_LIMIT)
     token: str | None = None
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise request_error(exc) from exc
-
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _clamp_limit(cls, value: Any) -> Any:
-        return clamp_limit(value)
 
     @field_validator("bbox")
     @classmethod

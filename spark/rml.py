@@ -366,14 +366,7 @@ class _Reader:
         path = self.one(source, RML + "path", swhere)
         if path is None:
             raise MappingError("a source description needs rml:path", where=swhere)
-        root = self.one(source, RML + "root", swhere)
-        folder = self.base
-        if root is not None and str(root) == RML + "MappingDirectory":
-            folder = Path(self.file).resolve().parent
-        elif root is not None and str(root) == RML + "CurrentWorkingDirectory":
-            folder = Path.cwd()
-        elif root is not None:
-            folder = Path(str(root))
+        folder = self.root_folder(source, swhere)
         options: dict[str, Any] = {"null": tuple(str(v) for v in self.all(source, RML + "null"))}
         encoding = self.one(source, RML + "encoding", swhere)
         if encoding is not None:
@@ -386,6 +379,18 @@ class _Reader:
                 raise MappingError(f"unsupported rml:compression <{compression}>", where=swhere)
             options["compression"] = _COMPRESSIONS[str(compression)]
         return str(path), folder, options
+
+    def root_folder(self, node: Node, where: str) -> Path:
+        """The folder ``rml:path`` of a source or target is relative to (``rml:root``;
+        the mapping's base folder by default)."""
+        root = self.one(node, RML + "root", where)
+        if root is None:
+            return self.base
+        if str(root) == RML + "MappingDirectory":
+            return Path(self.file).resolve().parent
+        if str(root) == RML + "CurrentWorkingDirectory":
+            return Path.cwd()
+        return Path(str(root))
 
     def formulation(self, node: Node | None, source: str, where: str) -> Formulation:
         if node is not None:
@@ -650,16 +655,8 @@ class _Reader:
 
         path = self.one(target, RML + "path", where)
         if path is not None:
-            root = self.one(target, RML + "root", where)
-            folder = self.base
-            if root is not None and str(root) == RML + "MappingDirectory":
-                folder = Path(self.file).resolve().parent
-            elif root is not None and str(root) == RML + "CurrentWorkingDirectory":
-                folder = Path.cwd()
-            elif root is not None:
-                folder = Path(str(root))
             given = Path(str(path))
-            return given if given.is_absolute() else folder / given
+            return given if given.is_absolute() else self.root_folder(target, where) / given
         urls = self.all(target, _VOID_DUMP, _DCAT_DOWNLOAD)
         if len(urls) != 1 or not str(urls[0]).startswith("file:"):
             raise MappingError(
