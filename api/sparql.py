@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["sparql"])
 
 FORM = "application/x-www-form-urlencoded"
+#: The form type as the W3C protocol tests' descriptions misspell it (validators send it so).
+MISSPELT_FORM = "application/x-www-url-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
 #: Bytes handed to the event loop at a time.
@@ -496,6 +498,7 @@ async def _run_update(request: Request, sparql: str, options: QueryOptions) -> R
     import anyio.to_thread
 
     _check_api_key(request)
+    options = replace(options, base_iri=_urls(request)[0])  # the service's base
     source = request.app.state.store
     policy = outbound_policy(request)
     # LOAD and SERVICE targets are checked before the store sees the update
@@ -556,7 +559,7 @@ async def sparql_post(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     url_params = query_params(request)
     body = await read_body(request)
-    if content_type == FORM:
+    if content_type in (FORM, MISSPELT_FORM):
         params = form_params(body, url_params)
         query, update = single_param(params, "query"), single_param(params, "update")
         if (query is None) == (update is None):

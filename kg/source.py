@@ -47,6 +47,9 @@ class QueryOptions:
     # the default graph is the store's own default graph, as plain SPARQL 1.1
     # stores and the W3C test suites have it.
     union_default_graph: bool = True
+    # The base IRI relative IRIs of an update resolve against (the service's own: the
+    # endpoint URL, which the Protocol says it MAY be); None: relative IRIs are errors.
+    base_iri: str | None = None
 
 
 @runtime_checkable

@@ -42,6 +42,7 @@ from eokg.errors import (
     QueryTimeout,
     RDFParseError,
     StoreError,
+    UpdateRefused,
 )
 from eokg.kg.portable_results import materialise, rebuild
 from eokg.kg.source import LoadReport, QueryOptions
@@ -333,7 +334,8 @@ class GeoStore:
         """Apply a SPARQL UPDATE atomically; the spatial index follows incrementally.
 
         ``options``' graph lists are the protocol's ``using-graph-uri`` and
-        ``using-named-graph-uri`` (``update_dataset``).
+        ``using-named-graph-uri`` (``update_dataset``); its ``base_iri`` resolves
+        relative IRIs.
 
         What the update can touch is worked out first (``update_effects``; a WHERE
         part is evaluated once more for that), and afterwards only those literals
@@ -342,32 +344,37 @@ class GeoStore:
         from eokg.kg.update_dataset import with_protocol_dataset
         from eokg.kg.update_effects import effects_of
 
+        base = None if options is None else options.base_iri
         if options is not None:  # the protocol's using-graph-uri / using-named-graph-uri
             sparql = with_protocol_dataset(
                 sparql, options.default_graph_uris, options.named_graph_uris
             )
         with self._write_lock:
-            effects = effects_of(sparql, self._select)
+            effects = effects_of(sparql, self._select, base)
             if effects.none:
-                error = self._apply_update(sparql)
+                error = self._apply_update(sparql, base)
             else:
                 with self._writing():
-                    error = self._apply_update(sparql)
+                    error = self._apply_update(sparql, base)
                     if error is None:
                         self._follow(effects)
         if error is not None:
             raise error
 
-    def _apply_update(self, sparql: str) -> QueryError | None:
+    def _apply_update(self, sparql: str, base_iri: str | None = None) -> QueryError | None:
         """Run the update; a rejected one (syntax, unknown function) changed nothing."""
         try:
             self._store.update(
                 sparql,
+                base_iri=base_iri,
                 custom_functions=self._custom_functions(),
                 custom_aggregate_functions=self._custom_aggregates(),
             )
-        except SyntaxError as exc:
-            error = QueryError(str(exc), where="update")
+        except (SyntaxError, RuntimeError) as exc:
+            # RuntimeError: Oxigraph refused an operation of a well-formed request (CLEAR
+            # or DROP of a graph that does not exist, without SILENT): the request's fault
+            kind = QueryError if isinstance(exc, SyntaxError) else UpdateRefused
+            error = kind(str(exc), where="update")
             error.__cause__ = exc
             return error
         except OSError as exc:

@@ -87,25 +87,28 @@ def may_touch_geometry(sparql: str) -> bool:
     return _MAY_TOUCH.search(sparql) is not None
 
 
-def effects_of(sparql: str, select: Select) -> Effects:
-    """What ``sparql`` may change in the index; call before the update runs."""
+def effects_of(sparql: str, select: Select, base_iri: str | None = None) -> Effects:
+    """What ``sparql`` may change in the index; call before the update runs.
+
+    ``base_iri`` is the one the update itself runs with (relative IRIs).
+    """
     if not may_touch_geometry(sparql):
         return NONE
     try:
-        return _effects(sparql, select)
+        return _effects(sparql, select, base_iri)
     except Exception:  # rdflib cannot read it (Oxigraph may), or a shape not foreseen: rescan
         return EVERYTHING
 
 
-def _effects(sparql: str, select: Select) -> Effects:
+def _effects(sparql: str, select: Select, base_iri: str | None) -> Effects:
     tokens = tokenize(sparql)
-    data = _data_effects(sparql, tokens)
+    data = _data_effects(sparql, tokens, base_iri)
     if data is not None:
         return data
     from rdflib.plugins.sparql.algebra import translateUpdate
     from rdflib.plugins.sparql.parser import parseUpdate
 
-    operations = list(translateUpdate(parseUpdate(sparql)).algebra)
+    operations = list(translateUpdate(parseUpdate(sparql), base=base_iri).algebra)
     out = NONE
     for position, op in enumerate(operations):
         if op.name in _PATTERN_OPS:
@@ -122,7 +125,7 @@ def _effects(sparql: str, select: Select) -> Effects:
 # --- INSERT DATA / DELETE DATA: Oxigraph's TriG parser -------------------------------------
 
 
-def _data_effects(text: str, tokens: list[Token]) -> Effects | None:
+def _data_effects(text: str, tokens: list[Token], base_iri: str | None) -> Effects | None:
     """Effects of a request made only of DATA operations; None when it is anything else."""
     import pyoxigraph
 
@@ -152,7 +155,7 @@ def _data_effects(text: str, tokens: list[Token]) -> Effects | None:
     pairs: set[tuple[Any, str]] = set()
     for document in documents:
         try:
-            quads = list(pyoxigraph.parse(document, pyoxigraph.RdfFormat.TRIG))
+            quads = list(pyoxigraph.parse(document, pyoxigraph.RdfFormat.TRIG, base_iri=base_iri))
         except SyntaxError:
             return None
         pairs.update(

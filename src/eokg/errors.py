@@ -16,6 +16,7 @@ into an RFC 9457 problem document.  The tree::
     │   ├── ShapeViolation          data that fails the SHACL shapes
     │   ├── ItemValidationError     an invalid STAC item
     │   ├── QueryError              invalid SPARQL / CQL2 / search request
+    │   │   └── UpdateRefused       a well-formed update the store would not apply
     │   ├── RequestTooLarge         an oversized request body (HTTP 413)
     │   ├── NotAcceptable           no result format the client accepts (HTTP 406)
     │   └── UnsupportedMediaType    a request body of the wrong type (HTTP 415)
@@ -116,6 +117,13 @@ class ItemValidationError(InputError):
 
 class QueryError(InputError):
     code = "bad-query"
+
+
+class UpdateRefused(QueryError):
+    """A well-formed update the store would not carry out (e.g. CLEAR or DROP of a graph
+    that does not exist, without SILENT); nothing it asked for was applied."""
+
+    code = "update-refused"
 
 
 class RequestTooLarge(InputError):
