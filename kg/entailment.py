@@ -17,18 +17,38 @@ from typing import Any
 
 from eokg.kg.functions import RELATIONS
 from eokg.kg.geometry import SERIALIZATIONS
-from eokg.ontologies.namespaces import GEO, RDFS
+from eokg.ontologies.namespaces import GEO, RDFS, SF
 
-ANY_GEOMETRY = (
-    f"(<{GEO}hasDefaultGeometry>|<{GEO}hasGeometry>)?/("
-    + "|".join(f"<{GEO}{n}>" for n in SERIALIZATIONS)
-    + ")"
-)
+#: The GeoSPARQL GML geometry-type ontology (Req 27), beside ``SF`` (Req 26).
+GML_ONT = "http://www.opengis.net/ont/gml#"
+#: Namespaces whose class hierarchies rdf:type patterns are entailed for.
+HIERARCHY_NAMESPACES = (GEO, SF, GML_ONT)
+
+_ENDS = "|".join(f"<{GEO}{n}>" for n in SERIALIZATIONS)
+ANY_GEOMETRY = f"(<{GEO}hasDefaultGeometry>|<{GEO}hasGeometry>)?/({_ENDS})"
 #: GeoSPARQL 1.0/1.1 class hierarchy: class -> direct subclasses.
 _SUBCLASSES = {
     "SpatialObject": ("Feature", "Geometry"),
     "SpatialObjectCollection": ("FeatureCollection", "GeometryCollection"),
 }
+#: Simple Features geometry types (ISO 19125-1 fig. 1, the GeoSPARQL sf: ontology), Req 26.
+_SF_SUBCLASSES = {
+    "Geometry": ("Point", "Curve", "Surface", "GeometryCollection"),
+    "Curve": ("LineString",),
+    "LineString": ("Line", "LinearRing"),
+    "Surface": ("Polygon", "PolyhedralSurface"),
+    "Polygon": ("Triangle",),
+    "PolyhedralSurface": ("TIN",),
+    "GeometryCollection": ("MultiPoint", "MultiCurve", "MultiSurface"),
+    "MultiCurve": ("MultiLineString",),
+    "MultiSurface": ("MultiPolygon",),
+}
+#: Class IRI -> direct subclass IRIs, every built-in hierarchy in one table.
+_BUILT_IN_CLASSES = {
+    **{GEO + c: tuple(GEO + d for d in subs) for c, subs in _SUBCLASSES.items()},
+    **{SF + c: tuple(SF + d for d in subs) for c, subs in _SF_SUBCLASSES.items()},
+}
+_BUILT_IN_CLASSES[GEO + "Geometry"] = (SF + "Geometry",)  # sf:Geometry subClassOf geo:Geometry
 #: Class -> properties whose domain it is (1.0 + 1.1 vocabulary).
 _DOMAIN_OF = {
     "Feature": ("hasGeometry", "hasDefaultGeometry", "hasCentroid", "hasBoundingBox"),
@@ -47,8 +67,10 @@ _RANGE_OF = {"Geometry": ("hasGeometry", "hasDefaultGeometry", "hasCentroid", "h
 #: Property -> direct subproperties.
 SUBPROPERTIES = {
     "hasGeometry": ("hasDefaultGeometry", "hasCentroid", "hasBoundingBox"),
+    "hasDefaultGeometry": (),  # none built in; an application may declare some (Req 25)
     "hasSerialization": SERIALIZATIONS,
 }
+_BUILT_IN_PROPERTIES = {GEO + p: tuple(GEO + q for q in subs) for p, subs in SUBPROPERTIES.items()}
 TOPOLOGY = frozenset(RELATIONS)
 
 
@@ -62,11 +84,11 @@ class GeoVocabulary:
 
     def subclasses(self, cls: str) -> list[str]:
         """``cls`` and every class below it, built in or declared in the store."""
-        return self._closure(cls, _SUBCLASSES, "subClassOf")
+        return self._closure(cls, _BUILT_IN_CLASSES, "subClassOf")
 
     def subproperties(self, prop: str) -> list[str]:
         """``prop`` and every property below it, built in or declared in the store."""
-        return self._closure(prop, SUBPROPERTIES, "subPropertyOf")
+        return self._closure(prop, _BUILT_IN_PROPERTIES, "subPropertyOf")
 
     def in_use(self, props: list[str]) -> list[str]:
         """Those of ``props`` that some triple of the store uses (one cheap ASK each).
@@ -93,11 +115,10 @@ class GeoVocabulary:
             todo = [top]
             while todo:
                 name = todo.pop()
-                below = built_in.get(name[len(GEO) :], ()) if name.startswith(GEO) else ()
-                for sub in below:
-                    if GEO + sub not in closure:
-                        closure.add(GEO + sub)
-                        todo.append(GEO + sub)
+                for sub in built_in.get(name, ()):
+                    if sub not in closure:
+                        closure.add(sub)
+                        todo.append(sub)
             values = " ".join(f"<{c}>" for c in sorted(closure))
             rows = self._fetch(
                 f"SELECT DISTINCT ?c WHERE {{ VALUES ?top {{ {values} }} "
@@ -132,10 +153,22 @@ class GeoVocabulary:
 
     # --- topology relations used as properties ----------------------------------------------
 
-    def geometry_path(self, entailment: bool = True) -> str:
-        """Feature-or-geometry to literal; ``?`` keeps it duplicate-free (set semantics)."""
-        if not entailment:
-            return ANY_GEOMETRY
-        links = "|".join(f"<{p}>" for p in self.subproperties(GEO + "hasGeometry"))
-        ends = "|".join(f"<{GEO}{n}>" for n in SERIALIZATIONS)
-        return f"({links})?/({ends})"
+    def geometry_pattern(self, node: str, literal: str, entailment: bool = True) -> str:
+        """Triple and filter binding ``literal`` to the geometry literals of ``node``.
+
+        ``node`` is a geometry or a feature.  The query rewrite rules (11-052r4
+        clause 12, e.g. geor:sfEquals) reach a feature's geometry through
+        geo:hasDefaultGeometry, so its other geometries (a point beside the
+        outline) take no part; a feature with no default geometry is related
+        through the geometries it has.  ``?`` keeps the path duplicate-free.
+        """
+        if entailment:
+            links = "|".join(f"<{p}>" for p in self.subproperties(GEO + "hasGeometry"))
+            default = "|".join(f"<{p}>" for p in self.subproperties(GEO + "hasDefaultGeometry"))
+            path = f"({links})?/({_ENDS})"
+        else:
+            path, default = ANY_GEOMETRY, f"<{GEO}hasDefaultGeometry>"
+        return (
+            f"{node} {path} {literal} . FILTER(NOT EXISTS {{ {node} ({default}) [] }} || "
+            f"EXISTS {{ {node} ({default})?/({_ENDS}) {literal} }})"
+        )

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from pyoxigraph import Literal
 
 from eokg.errors import EokgError
-from eokg.kg.entailment import SUBPROPERTIES, TOPOLOGY, GeoVocabulary
+from eokg.kg.entailment import HIERARCHY_NAMESPACES, SUBPROPERTIES, TOPOLOGY, GeoVocabulary
 from eokg.kg.functions import DISJOINT_RELATIONS, RELATIONS, relation_holds
 from eokg.kg.geometry import GEOMETRY_DATATYPES, to_crs84
 from eokg.kg.query_patterns import (
@@ -202,10 +202,14 @@ class Planner:
 
     # --- entry point -----------------------------------------------------------------------
 
+    def _mentions_types(self, text: str) -> bool:
+        """A query naming sf: or gml: geometry types, whose class hierarchy is entailed."""
+        return self.entailment and any(ns[:-1] in text for ns in HIERARCHY_NAMESPACES[1:])
+
     def plan(self, text: str, tree: SyntaxTree | None = None) -> Plan:
         started = time.perf_counter()
         plan = Plan(text=text, original=text)
-        if tree is None and not mentions_geosparql(text):
+        if tree is None and not mentions_geosparql(text) and not self._mentions_types(text):
             plan.has_dataset = has_dataset_clause(text)
             return plan
         try:
@@ -356,7 +360,7 @@ class Planner:
                     flat = flatten(block["triples"])
                     for i in range(0, len(flat) - 2, 3):
                         s, p, o = flat[i], flat[i + 1], flat[i + 2]
-                        if needs_entailment(writer, p, o):
+                        if needs_entailment(writer, p, o) or _typed_geometry(writer, p, o):
                             continue
                         out.append(
                             _Triple(
@@ -391,7 +395,7 @@ class Planner:
             return None
         if iri == RDF + "type" and not isinstance(o, Variable) and isinstance(s, Variable | BNode):
             cls = term_iri(writer, o)
-            if cls is None or not cls.startswith(GEO):
+            if cls is None or not cls.startswith(HIERARCHY_NAMESPACES):
                 return None
             pattern = self.vocab.type_pattern(writer.term(s), cls)
             if pattern is None:
@@ -425,8 +429,8 @@ class Planner:
                 args.append(writer.term(term))
                 continue
             var = f"eokg_w{next(self._fresh)}"
-            path = self.vocab.geometry_path(self.entailment)
-            extra.append((f"{writer.term(term)} {path} ?{var} .", var))
+            pattern = self.vocab.geometry_pattern(writer.term(term), f"?{var}", self.entailment)
+            extra.append((pattern, var))
             args.append(f"?{var}")
         asserted = f"{writer.term(s)} <{GEO}{relation}> {writer.term(o)}"
         expansions.append((asserted, extra, relation, args))
@@ -455,16 +459,43 @@ class Planner:
         filter_at = len(computed_parts)
         computed_parts.append(raw_part(f"FILTER({call})"))
         computed_parts.append(raw_part(f"FILTER NOT EXISTS {{ {asserted} }}"))
+        if relation.startswith("rcc8"):
+            # RCC8 relations apply to regions only (11-052r4 Table 3: "AA")
+            areas = " && ".join(f"<{GEOF}dimension>({a}) = 2" for a in args)
+            computed_parts.append(raw_part(f"FILTER({areas})"))
         computed = CompValue("GroupGraphPatternSub", part=computed_parts)
         original = CompValue("GroupGraphPatternSub", part=parts)
         step = Step(f"<{GEO}{relation}>", "property", False, [a[1:] for a in args if a[0] == "?"])
         step.note = "asserted UNION computed"
         plan.steps.append(step)
-        dict.__setitem__(
-            group, "part", [CompValue("GroupOrUnionGraphPattern", graph=[original, computed])]
+        union = CompValue("GroupOrUnionGraphPattern", graph=[original, computed])
+        dict.__setitem__(group, "part", [union])
+        if self.use_index:
+            self._plan_computed(
+                computed, computed_parts, filter_at, writer, plan, triples, expansion
+            )
+        # A derived triple is in the entailed graph once, however many literal pairs
+        # (WKT and GML of one geometry...) satisfy the relation: one solution each.
+        fresh = {var for _, var in extra}
+        visible = [f"?{v}" for v in sorted(raw_vars(writer.group(original)))]
+        keep = " ".join(v for v in visible if v[1:] not in fresh) or "*"
+        union["graph"][1] = CompValue(
+            "GroupGraphPatternSub",
+            part=[raw_part(f"{{ SELECT DISTINCT {keep} WHERE {writer.group(computed)} }}")],
         )
-        if not self.use_index:
-            return
+
+    def _plan_computed(
+        self,
+        computed: Any,
+        computed_parts: list[Any],
+        filter_at: int,
+        writer: Writer,
+        plan: Plan,
+        triples: list[_Triple],
+        expansion: tuple[str, list[tuple[str, str]], str, list[str]],
+    ) -> None:
+        """Index selection or join for the computed branch of a topology property."""
+        asserted, extra, relation, args = expansion
         branch = [t for t in triples if t.text != asserted + " ."]
         branch += [_Triple(t, frozenset(raw_vars(t)), var) for t, var in extra]
         synthetic = []
@@ -870,6 +901,12 @@ def has_dataset_clause(text: str) -> bool:
     bare = _STRINGS_AND_IRIS.sub(" ", text)
     head = bare.split("{", 1)[0]
     return any(word.upper() == "FROM" for word in head.split())
+
+
+def _typed_geometry(writer: Writer, p: Any, o: Any) -> bool:
+    """``?x a sf:Surface`` (or a gml: type): entailed too, so not a complete join side."""
+    cls = term_iri(writer, o) if plain_iri(writer, p) == RDF + "type" else None
+    return cls is not None and cls.startswith(HIERARCHY_NAMESPACES[1:])
 
 
 def _match(writer: Writer, node: Any, geo_vars: set[str], part: int, index: int) -> _Spatial | None:

@@ -195,3 +195,78 @@ def test_deep_nesting_is_refused_before_parsing(store: GeoStore) -> None:
     deep = "SELECT * WHERE { ?s ?p ?o FILTER(" + "(" * 5000 + "1" + ")" * 5000 + ") }"
     with pytest.raises(QueryError, match="nested"):
         store.query(deep)
+
+
+# --- Rewrite rules, entailed hierarchies: a second, smaller dataset -----------------------
+
+# my:P has a polygon as default geometry (with a GML twin) and a point as another
+# geometry; my:Q's default geometry is that same point; my:R's lies strictly inside P's.
+REWRITE_DATA = """@prefix geo: <http://www.opengis.net/ont/geosparql#> .
+@prefix sf: <http://www.opengis.net/ont/sf#> .
+@prefix gml: <http://www.opengis.net/ont/gml#> .
+@prefix my: <http://example.org/ApplicationSchema#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+gml:Polygon rdfs:subClassOf gml:Surface .
+my:P a geo:Feature ; geo:hasDefaultGeometry my:PGeom ; geo:hasGeometry my:PPoint .
+my:PGeom a sf:Polygon, gml:Polygon ; geo:asWKT "POLYGON((0 0, 4 0, 4 4, 0 4, 0 0))"^^geo:wktLiteral ;
+  geo:asGML "<gml:Polygon xmlns:gml='http://www.opengis.net/gml/3.2'><gml:exterior><gml:LinearRing><gml:posList>0 0 4 0 4 4 0 4 0 0</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"^^geo:gmlLiteral .
+my:PPoint a sf:Point ; geo:asWKT "POINT(2 2)"^^geo:wktLiteral .
+my:Q a geo:Feature ; geo:hasDefaultGeometry my:QGeom .
+my:QGeom geo:asWKT "POINT(2 2)"^^geo:wktLiteral .
+my:R a geo:Feature ; geo:hasDefaultGeometry my:RGeom .
+my:RGeom a sf:Polygon ; geo:asWKT "POLYGON((1 1, 3 1, 3 3, 1 3, 1 1))"^^geo:wktLiteral .
+"""
+
+
+@pytest.fixture(scope="module")
+def rewrite_store(tmp_path_factory: pytest.TempPathFactory) -> GeoStore:
+    path = tmp_path_factory.mktemp("rewrite") / "rewrite.ttl"
+    path.write_text(REWRITE_DATA)
+    geo = GeoStore()
+    geo.load([path])
+    return geo
+
+
+def all_names(store: GeoStore, query: str) -> list[str]:
+    """Like ``names``, duplicates kept: a derived triple must match once."""
+    result = store.query(P + query)
+    var = result.variables[0].value
+    return sorted(str(s[var].value).rsplit("#", 1)[-1] for s in result)
+
+
+def test_req28_rewrite_reaches_the_default_geometry_only(rewrite_store: GeoStore) -> None:
+    """geor:sfEquals (11-052r4 clause 12) joins features through geo:hasDefaultGeometry.
+
+    P's other geometry (the point) equals Q's default one, which makes neither P
+    equal to Q nor P equal to QGeom; PGeom matches once though it has WKT and GML.
+    """
+    assert all_names(rewrite_store, "SELECT ?x WHERE { my:P geo:sfEquals ?x }") == ["P", "PGeom"]
+    contained = all_names(rewrite_store, "SELECT ?x WHERE { my:P geo:sfContains ?x }")
+    assert contained == ["P", "PGeom", "PPoint", "Q", "QGeom", "R", "RGeom"]
+
+
+def test_req30_rcc8_properties_relate_regions_only(rewrite_store: GeoStore) -> None:
+    """Table 3: every RCC8 relation applies to area/area pairs ("AA"), not to a point."""
+    got = all_names(rewrite_store, "SELECT ?x WHERE { my:P geo:rcc8ntppi ?x }")
+    assert got == ["R", "RGeom"]
+
+
+def test_req25_declared_subproperty_of_has_default_geometry(store: GeoStore) -> None:
+    """my:hasExactGeometry ⊑ geo:hasDefaultGeometry: its triples answer the super property."""
+    got = names(store, "SELECT ?f WHERE { ?f geo:hasDefaultGeometry ?g }")
+    assert got == ["A", "B", "C", "D", "E", "F"]
+    assert names(store, "SELECT ?f WHERE { ?f geo:hasDefaultGeometry ?g }", entailment=False) == []
+
+
+def test_req26_simple_features_type_hierarchy(rewrite_store: GeoStore) -> None:
+    """Req 26: sf:Polygon ⊑ sf:Surface ⊑ sf:Geometry, known without being declared."""
+    sf = "PREFIX sf: <http://www.opengis.net/ont/sf#> "
+    assert names(rewrite_store, sf + "SELECT ?g WHERE { ?g a sf:Surface }") == ["PGeom", "RGeom"]
+    every = names(rewrite_store, sf + "SELECT ?g WHERE { ?g a sf:Geometry }")
+    assert every == ["PGeom", "PPoint", "RGeom"]
+    assert names(rewrite_store, sf + "SELECT ?g WHERE { ?g a sf:Surface }", entailment=False) == []
+
+
+def test_req27_gml_type_hierarchy_declared_in_the_data(rewrite_store: GeoStore) -> None:
+    gml = "PREFIX gml: <http://www.opengis.net/ont/gml#> "
+    assert names(rewrite_store, gml + "SELECT ?g WHERE { ?g a gml:Surface }") == ["PGeom"]
