@@ -29,6 +29,7 @@ from eokg.config import CREDENTIAL_HEADERS, CorsSettings, Settings, load_setting
 #: modules that define ``router`` (an APIRouter) and optionally ``startup(app)``.
 ROUTERS: tuple[str, ...] = (
     "eokg.api.sparql",
+    "eokg.api.graph_store",
     "eokg.api.stac",
     "eokg.api.federation",
     "eokg.api.search",

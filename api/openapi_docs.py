@@ -144,6 +144,42 @@ SPARQL_POST_RESPONSES = {
 }
 VOID_RESPONSES = responses(RDF_MEDIA_TYPES, 406)
 
+# --- Graph Store HTTP Protocol -------------------------------------------------------------
+
+#: Graph formats a PUT or POST body may be in.
+GRAPH_BODY_TYPES = (
+    "text/turtle",
+    "application/n-triples",
+    "application/rdf+xml",
+    "application/ld+json",
+    "text/n3",
+)
+_GRAPH_PARAMS = [
+    param("graph", "The graph's IRI (indirect identification)"),
+    param("default", "Names the default graph (a flag, no value)", allowEmptyValue=True),
+]
+GRAPH_READ: dict[str, Any] = {
+    "parameters": [*_GRAPH_PARAMS, _SPARQL_PARAMS[3]],
+}
+GRAPH_WRITE: dict[str, Any] = {
+    "parameters": _GRAPH_PARAMS,
+    "requestBody": {
+        "required": False,
+        "content": {media: {"schema": {"type": "string"}} for media in GRAPH_BODY_TYPES},
+    },
+}
+GRAPH_DELETE: dict[str, Any] = {"parameters": _GRAPH_PARAMS}
+GRAPH_READ_RESPONSES = responses(RDF_MEDIA_TYPES, 404, 406, 501)
+_WRITTEN: dict[int | str, dict[str, Any]] = {
+    201: {"description": "The graph was created"},
+    204: {"description": "The graph was written"},
+}
+GRAPH_WRITE_RESPONSES = {**_WRITTEN, **problems(401, 403, 415, 501)}
+GRAPH_DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "The graph was dropped"},
+    **problems(401, 403, 404, 501),
+}
+
 # --- STAC API ------------------------------------------------------------------------------
 
 _LIST = {"type": "string", "description": "comma-separated"}

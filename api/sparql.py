@@ -459,17 +459,18 @@ def has_api_key(request: Request) -> bool:
     return bool(key) and given is not None and hmac.compare_digest(given.encode(), key.encode())
 
 
-def _check_api_key(request: Request) -> None:
+def require_api_key(request: Request, what: str = "SPARQL UPDATE") -> None:
+    """WritesDisabled (403) without a configured key, Unauthorized (401) without it."""
     key = request.app.state.settings.api.api_key
     if not key:
         raise WritesDisabled(
-            "SPARQL UPDATE is disabled: no API key is configured (api.api_key)",
-            where="/sparql",
+            f"{what} is disabled: no API key is configured (api.api_key)",
+            where=request.url.path,
         )
     if not has_api_key(request):
         raise Unauthorized(
-            "SPARQL UPDATE needs the API key, as 'Authorization: Bearer <key>' or 'X-API-Key'",
-            where="/sparql",
+            f"{what} needs the API key, as 'Authorization: Bearer <key>' or 'X-API-Key'",
+            where=request.url.path,
         )
 
 
@@ -497,7 +498,7 @@ async def check_query_targets(request: Request, sparql: str, *, free: Sequence[s
 async def _run_update(request: Request, sparql: str, options: QueryOptions) -> Response:
     import anyio.to_thread
 
-    _check_api_key(request)
+    require_api_key(request)
     options = replace(options, base_iri=_urls(request)[0])  # the service's base
     source = request.app.state.store
     policy = outbound_policy(request)

@@ -27,6 +27,7 @@ into an RFC 9457 problem document.  The tree::
     ├── LimitExceeded               query timeout or result-size limit (HTTP 503/413)
     │   ├── QueryTimeout
     │   └── ResultTooLarge
+    ├── NotSupported                not served by this deployment (HTTP 501)
     ├── StoreError                  the store refused an operation
     ├── SourceUnavailable           a remote endpoint or server failed (HTTP 502)
     └── JobFailed                   a Spark job failed; none of its output is kept
@@ -181,6 +182,13 @@ class QueryTimeout(LimitExceeded):
 class ResultTooLarge(LimitExceeded):
     code = "result-too-large"
     status = 413
+
+
+class NotSupported(EokgError):
+    """A request this deployment cannot serve (e.g. Graph Store writes to a remote store)."""
+
+    code = "not-supported"
+    status = 501
 
 
 class StoreError(EokgError):

@@ -56,6 +56,11 @@ def _operations() -> list[str]:
     return [
         "GET /sparql",
         "POST /sparql",
+        "GET /store",
+        "HEAD /store",
+        "PUT /store",
+        "POST /store",
+        "DELETE /store",
         "GET /void",
         "GET /stac",
         "GET /stac/conformance",
