@@ -1,5 +1,7 @@
 """Real SPARQL clients against ``eokg serve``'s endpoint on loopback: SPARQLWrapper
-asks with ``format=`` aliases (json, xml, n3, csv, tsv) for SELECT and CONSTRUCT."""
+asks with ``format=`` aliases (json, xml, n3, csv, tsv) for SELECT and CONSTRUCT and
+sends updates with the key; rdflib's ``SPARQLUpdateStore`` reads and writes a graph
+through the endpoint as an rdflib ``Graph``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ DATA = """
 <http://x/b> <http://x/p> "two" .
 """
 SELECT = "SELECT ?s ?o WHERE { ?s <http://x/p> ?o } ORDER BY ?s"
+KEY = "clients-key"
 CONSTRUCT = "CONSTRUCT { ?s <http://x/q> ?o } WHERE { ?s <http://x/p> ?o }"
 
 
@@ -39,7 +42,11 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = create_app(load_settings(data_dir=tmp / "data"), store=store)
+    settings = load_settings(data_dir=tmp / "data")
+    settings = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"api_key": KEY})}, deep=True
+    )
+    app = create_app(settings, store=store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,3 +96,43 @@ def test_construct_in_every_format(endpoint: str, fmt: str) -> None:
         rdflib.URIRef("http://x/q"),
         rdflib.Literal("one"),
     ) in graph
+
+
+def test_sparqlwrapper_sends_updates_with_the_key(endpoint: str) -> None:
+    def update(text: str, key: str | None) -> Any:
+        client = SPARQLWrapper.SPARQLWrapper(endpoint)
+        client.setMethod(SPARQLWrapper.POST)
+        client.setQuery(text)
+        if key:
+            client.addCustomHttpHeader("X-API-Key", key)
+        return client.query()
+
+    insert = 'INSERT DATA { GRAPH <urn:w> { <http://x/c> <http://x/p> "three" } }'
+    from SPARQLWrapper.SPARQLExceptions import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        update(insert, None)
+    assert update(insert, KEY).response.status == 204
+    rows = _ask(endpoint, "SELECT ?o WHERE { GRAPH <urn:w> { ?s ?p ?o } }", "json")
+    assert [r["o"]["value"] for r in rows["results"]["bindings"]] == ["three"]
+    update("DROP GRAPH <urn:w>", KEY)
+
+
+def test_rdflib_sparql_update_store_reads_and_writes_a_graph(endpoint: str) -> None:
+    import rdflib
+    from rdflib.plugins.stores.sparqlstore import SPARQLUpdateStore
+
+    store = SPARQLUpdateStore(
+        query_endpoint=endpoint, update_endpoint=endpoint, headers={"X-API-Key": KEY}
+    )
+    graph = rdflib.Graph(store, identifier=rdflib.URIRef("urn:rdflib"))
+    s, p = rdflib.URIRef("http://x/r"), rdflib.URIRef("http://x/p")
+    graph.add((s, p, rdflib.Literal("via rdflib", lang="en")))
+    graph.add((s, p, rdflib.Literal(42)))
+    assert len(graph) == 2
+    assert set(graph.objects(s, p)) == {rdflib.Literal("via rdflib", lang="en"), rdflib.Literal(42)}
+    graph.remove((s, p, rdflib.Literal(42)))
+    answer = list(graph.query("SELECT ?o WHERE { ?s ?p ?o }"))
+    assert [row[0] for row in answer] == [rdflib.Literal("via rdflib", lang="en")]
+    store.update("DROP GRAPH <urn:rdflib>")
+    store.close()
