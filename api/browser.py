@@ -70,10 +70,12 @@ def resolve(root: Path, path: str) -> Path:
     index = root / "index.html"
     if not path:
         return index
-    candidate = (root / path).resolve()
-    if not candidate.is_relative_to(root.resolve()) or not candidate.is_file():
+    try:
+        candidate = (root / path).resolve()
+        inside = candidate.is_relative_to(root.resolve()) and candidate.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name longer than the OS allows
         return index
-    return candidate
+    return candidate if inside else index
 
 
 @router.api_route("", methods=["GET", "HEAD"])

@@ -41,6 +41,7 @@ from eokg.errors import (
     NotAcceptable,
     QueryError,
     QueryTimeout,
+    RequestTooLarge,
     ResultTooLarge,
     UnsupportedMediaType,
 )
@@ -51,6 +52,7 @@ from eokg.kg.results import (
     write_solutions,
     write_triples,
 )
+from eokg.kg.sparql_syntax import check_limits
 
 router = APIRouter(tags=["federation"])
 
@@ -122,6 +124,11 @@ def render(result: Any, accept: str, max_results: int) -> Response:
 
 
 async def _answer(request: Request, query: str, params: dict[str, list[str]]) -> Response:
+    # as /sparql does: oversized or deeply nested text never reaches the (recursive) parser
+    limit = request.app.state.settings.api.max_request_bytes
+    if len(query.encode("utf-8")) > limit:
+        raise RequestTooLarge(f"the query is over the limit of {limit} bytes", where="query")
+    check_limits(query)
     explain = (single_param(params, "explain") or "").lower()
     members = engine_of(request).members
     await check_query_targets(

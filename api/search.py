@@ -20,8 +20,8 @@ title), ``recency`` (0.2 at most, halving every year).
 
 from __future__ import annotations
 
-import json
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -45,6 +45,14 @@ CONCEPT_PROPERTIES = (
 )
 DATE_PROPERTIES = (EO + "startTime", EO + "chartDate", DCTERMS + "date")
 MAX_LIMIT = 500
+#: most concept IRIs in one request: each becomes a term of the graph query.
+MAX_CONCEPTS = 100
+#: longest free text: it is matched against labels, titles and descriptions.
+MAX_TEXT = 1_000
+#: an absolute IRI with none of the characters SPARQL forbids inside ``<...>``: the
+#: concepts are written into the graph query, so ``>`` would end the IRI and let the
+#: rest of the "concept" become query text.
+_IRI = re.compile(r'(?:https?://|urn:)[^\x00-\x20<>"{}|^`\\]*')
 RECENCY_WEIGHT = 0.2
 TEXT_WEIGHT = 0.5
 
@@ -127,9 +135,16 @@ def _check(query: SemanticQuery) -> SemanticQuery:
         from eokg.catalog.timeutil import parse_interval
 
         parse_interval(query.datetime)
+    if query.q is not None and len(query.q) > MAX_TEXT:
+        raise QueryError(f"q is longer than {MAX_TEXT} characters", where="q")
+    if len(query.concepts) > MAX_CONCEPTS:
+        raise QueryError(f"give at most {MAX_CONCEPTS} concepts", where="concept")
     for iri in query.concepts:
-        if not iri.startswith(("http://", "https://", "urn:")):
-            raise QueryError(f"a concept must be an absolute IRI, not {iri!r}", where="concept")
+        if not _IRI.fullmatch(iri):
+            raise QueryError(
+                f"a concept must be an absolute IRI, not {iri[:200]!r}", where="concept"
+            )
+    query.geometry_wkt()  # a bad ``intersects`` is the client's 400, not a note
     return query
 
 
@@ -494,29 +509,43 @@ async def search_get(request: Request) -> Any:
 async def search_post(request: Request) -> Any:
     """Semantic search by POST: a JSON body with the same fields (and ``intersects``)."""
     from eokg.api.sparql import read_body
+    from eokg.catalog.cql2_parse import parse_json
 
     raw = await read_body(request, where="/search/semantic")  # streamed; 413 past the limit
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise QueryError("the body must be JSON", where="body") from exc
+    # strict and bounded: no NaN, no overflowing numbers, no RecursionError on deep nesting
+    body = parse_json(raw, where="body", error=QueryError)
     if not isinstance(body, dict):
         raise QueryError("the body must be a JSON object", where="body")
     concepts = body.get("concepts") or body.get("concept") or []
     if isinstance(concepts, str):
         concepts = [concepts]
+    if not isinstance(concepts, list) or not all(isinstance(c, str) for c in concepts):
+        raise QueryError("concepts must be a list of IRIs", where="concepts")
     bbox = body.get("bbox")
     if bbox is not None and (not isinstance(bbox, list) or len(bbox) not in (4, 6)):
         raise QueryError("bbox needs 4 or 6 numbers", where="bbox")
-    try:
-        query = SemanticQuery(
-            q=body.get("q") or None,
-            concepts=[str(c) for c in concepts],
-            bbox=_four([float(v) for v in bbox]) if bbox else None,
-            intersects=body.get("intersects"),
-            datetime=body.get("datetime"),
-            limit=int(body.get("limit", 20)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise QueryError(f"bad search request: {exc}", where="body") from exc
+    if bbox and not all(_is_number(v) for v in bbox):
+        raise QueryError("bbox needs 4 or 6 numbers", where="bbox")
+    for name, kind, what in (
+        ("q", str, "a string"),
+        ("datetime", str, "a string"),
+        ("intersects", dict, "a GeoJSON geometry object"),
+    ):
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            raise QueryError(f"{name} must be {what}", where=name)
+    limit = body.get("limit", 20)
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise QueryError("limit must be an integer", where="limit")
+    query = SemanticQuery(
+        q=body.get("q") or None,
+        concepts=concepts,
+        bbox=_four([float(v) for v in bbox]) if bbox else None,
+        intersects=body.get("intersects"),
+        datetime=body.get("datetime") or None,
+        limit=limit,
+    )
     return await _search(request, query)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -19,7 +19,7 @@ from eokg.api import stac_params
 from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import FieldsSpec, MetadataIndex, SearchPage, SearchRequest
 from eokg.catalog.search_common import selects
-from eokg.errors import RequestTooLarge
+from eokg.errors import InputError
 
 PREFIX = "/stac"
 GEOJSON = "application/geo+json"
@@ -136,13 +136,11 @@ def _collection_links(base: str, collection: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _json_body(request: Request) -> Any:
-    limit = request.app.state.settings.api.max_request_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"body is larger than {limit} bytes", where="body")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise RequestTooLarge(f"body is larger than {limit} bytes", where="body")
+    """The JSON body, read as a stream and refused (413) once past ``api.max_request_bytes``:
+    a chunked body has no Content-Length to check first."""
+    from eokg.api.sparql import read_body
+
+    raw = await read_body(request, where="body")
     if not raw:
         return {}
     return parse_json(raw, where="body")
@@ -395,10 +393,16 @@ def aggregate_get(request: Request) -> dict[str, Any]:
 async def aggregate_post(request: Request) -> dict[str, Any]:
     body = await _json_body(request)
     search = stac_params.from_body(body)
-    names = body.get("aggregations", DEFAULT_AGGREGATIONS) if isinstance(body, dict) else []
+    names = body.get("aggregations", DEFAULT_AGGREGATIONS)
     if isinstance(names, str):
         names = stac_params._csv(names)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputError("aggregations must be a list of names", where="aggregations")
     interval = body.get("datetime_frequency_interval", "month")
+    if not isinstance(interval, str):
+        raise InputError(
+            "datetime_frequency_interval must be a string", where="datetime_frequency_interval"
+        )
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(_aggregate, request, search, names, interval)

@@ -66,6 +66,13 @@ _CRS84_FORMS = frozenset(
     }
 )
 _PARSE_CACHE_SIZE = 65_536
+#: Deepest bracket nesting of a WKT or GeoJSON literal.  GEOS's readers recurse once
+#: per level: some 30,000 nested GEOMETRYCOLLECTIONs (a 600 kB literal in a query)
+#: overflow the C stack and kill the whole server with SIGSEGV.  Real geometries nest
+#: a few levels (a collection of multipolygons is 4).
+MAX_NESTING = 64
+_BRACKETS = re.compile(r"[\[\](){}]")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,34 @@ def crs_iri(name: str) -> str:
         return CRS84
     match = _EPSG_FORMS.match(text)
     return EPSG_PREFIX + match.group(1) if match else text
+
+
+def nested_too_deep(value: str) -> bool:
+    """Whether ``check_nesting`` refuses the WKT ``value`` (for bulk readers that skip)."""
+    try:
+        check_nesting(value, "WKT")
+    except GeometryError:
+        return True
+    return False
+
+
+def check_nesting(value: str, what: str, *, json_strings: bool = False) -> None:
+    """``GeometryError`` for a literal nested deeper than ``MAX_NESTING`` (linear scan);
+    ``json_strings``: brackets inside JSON strings do not count."""
+    if value.count("(") + value.count("[") + value.count("{") <= MAX_NESTING:
+        return  # the common case, at C speed: too few brackets to nest too deep
+    depth = 0
+    scanned = _JSON_STRING.sub('""', value) if json_strings else value
+    for match in _BRACKETS.finditer(scanned):
+        if match.group() in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise GeometryError(
+                    f"malformed {what}: nested more than {MAX_NESTING} levels deep",
+                    where=f'"{short(value)}"',
+                )
+        else:
+            depth -= 1
 
 
 def is_geographic(crs: str) -> bool:
@@ -163,6 +198,7 @@ def _parse_wkt(value: str) -> Geom:
     if not text.strip():
         crs_info(crs)  # an unknown CRS is an error even on an empty geometry
         return Geom(_empty(), crs)
+    check_nesting(text, "WKT")
     try:
         shape = shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:
@@ -175,6 +211,7 @@ def _parse_geojson(value: str) -> Geom:
 
     if not value.strip():
         return Geom(_empty(), CRS84)
+    check_nesting(value, "GeoJSON", json_strings=True)
     try:
         data = json.loads(value)
         if data is None or (isinstance(data, dict) and data.get("geometry", {}) is None):

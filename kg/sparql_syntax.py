@@ -29,6 +29,11 @@ from eokg.errors import QueryError, RequestTooLarge
 MAX_NESTING = 64
 #: Longest query text accepted (VALUES blocks of a few thousand IRIs fit).
 MAX_QUERY_CHARS = 2_000_000
+#: Most expression operators (||, &&, !, +, -, *, /) in one request.  Oxigraph's parser
+#: recurses once per operator of a chain: between 6,000 and 12,000 of them (``1+1+...``
+#: in a 16 kB query) overflow a thread's stack and kill the server with SIGSEGV.
+MAX_OPERATORS = 4_000
+_OPERATORS = re.compile(r"\|\||&&|!(?!=)|[+*/]|(?<![A-Za-z_])-|-(?![A-Za-z_])")
 _GEO_HINTS = ("opengis.net/ont/geosparql", "opengis.net/def/function/geosparql")
 _STRINGS_AND_IRIS = re.compile(
     r'"""(?:[^"\\]|\\.|"(?!""))*"""'
@@ -48,8 +53,15 @@ def check_limits(text: str, *, where: str = "query") -> None:
             f"the query has {len(text)} characters, more than the {MAX_QUERY_CHARS} allowed",
             where=where,
         )
+    code = _STRINGS_AND_IRIS.sub(" ", text)
+    operators = sum(1 for _ in _OPERATORS.finditer(code))
+    if operators > MAX_OPERATORS:
+        raise QueryError(
+            f"{operators} expression operators, more than the {MAX_OPERATORS} allowed",
+            where=where,
+        )
     depth = deepest = 0
-    for char in _STRINGS_AND_IRIS.sub(" ", text):
+    for char in code:
         if char in "({[":
             depth += 1
             deepest = max(deepest, depth)

@@ -42,7 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 from eokg.errors import GeometryError, QueryError, StoreError
 from eokg.kg.geometry import GEOMETRY_DATATYPES as _DATATYPES
-from eokg.kg.geometry import GEOMETRY_PREDICATES, WKT_LITERAL, parse_literal, to_crs84
+from eokg.kg.geometry import (
+    GEOMETRY_PREDICATES,
+    MAX_NESTING,
+    WKT_LITERAL,
+    nested_too_deep,
+    parse_literal,
+    to_crs84,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -696,7 +703,10 @@ def parse_literals(
     bulk = [
         i
         for i, (text, value) in enumerate(zip(texts, values, strict=True))
-        if text.endswith(_WKT_SUFFIX) and not value.lstrip().startswith("<")
+        if text.endswith(_WKT_SUFFIX)
+        and not value.lstrip().startswith("<")
+        # GEOS would overflow its stack on deep nesting: such a literal stays invalid
+        and not (value.count("(") > MAX_NESTING and nested_too_deep(value))
     ]
     if bulk:
         shapes[bulk] = shapely.from_wkt([values[i] for i in bulk], on_invalid="ignore")

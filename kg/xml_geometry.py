@@ -77,6 +77,10 @@ Coords = list[tuple[float, ...]]
 # --- safe XML ----------------------------------------------------------------------------
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+#: Deepest element nesting of a literal: the readers recurse once per level, so a
+#: literal nested thousands deep would end in a RecursionError.  GML's deepest real
+#: shape (MultiSurface/surfaceMember/Polygon/exterior/LinearRing/posList) is 6.
+MAX_DEPTH = 64
 _WRAPPER = "eokg-literal"
 _OPEN = f'<{_WRAPPER} xmlns:gml="{GML32}" xmlns:kml="{KML22}">'
 
@@ -95,7 +99,18 @@ def parse_element(text: str) -> ET.Element:
     stray = (wrapper.text or "").strip() or any((c.tail or "").strip() for c in children)
     if len(children) != 1 or stray:
         raise ValueError("expected exactly one geometry element")
+    _check_depth(children[0])
     return children[0]
+
+
+def _check_depth(root: ET.Element) -> None:
+    """``ValueError`` for a tree deeper than ``MAX_DEPTH`` (measured without recursion)."""
+    stack = [(root, 1)]
+    while stack:
+        elem, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"elements nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in elem)
 
 
 def _where(exc: ET.ParseError) -> str:

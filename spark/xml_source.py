@@ -28,6 +28,10 @@ is evaluated as soon as it is complete, then cleared and detached, so memory
 holds one record at a time.  Any other iterator (``//x``, predicates,
 references to ancestors) parses the whole document first: such expressions
 need nodes the stream would have dropped.
+
+A document with a DTD (``<!DOCTYPE``) is refused, whatever it declares:
+ElementTree never fetches external entities, but it expands internal ones, and
+only Expat 2.4.1 and later bound how far ("billion laughs"); data needs no DTD.
 """
 
 from __future__ import annotations
@@ -720,6 +724,57 @@ def _batch(plan: XmlPlan, rows: list[list[list[str]]], first: int, lists: bool) 
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
+class _DtdRefused(Exception):
+    """Raised from the parser's DOCTYPE callback: the document declares a DTD."""
+
+
+class _Builder(ET.TreeBuilder):
+    """ElementTree's builder that refuses a DTD before its declarations are read and,
+    given ``events``, records ``("start" | "end", element)`` as ``iterparse`` does."""
+
+    def __init__(self, events: list[tuple[str, ET.Element]] | None = None) -> None:
+        super().__init__()
+        self.events = events
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise _DtdRefused(name)
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        elem = super().start(tag, attrs)
+        if self.events is not None:
+            self.events.append(("start", elem))
+        return elem
+
+    def end(self, tag: str) -> ET.Element:
+        elem = super().end(tag)
+        if self.events is not None:
+            self.events.append(("end", elem))
+        return elem
+
+
+_CHUNK = 1 << 16
+
+
+def _parse(handle: Any) -> ET.Element:
+    parser = ET.XMLParser(target=_Builder())
+    while chunk := handle.read(_CHUNK):
+        parser.feed(chunk)
+    root: ET.Element = parser.close()
+    return root
+
+
+def _events(handle: Any) -> Iterator[tuple[str, ET.Element]]:
+    """``ET.iterparse(handle, ("start", "end"))`` with the DTD refusal of ``_Builder``."""
+    events: list[tuple[str, ET.Element]] = []
+    parser = ET.XMLParser(target=_Builder(events))
+    while chunk := handle.read(_CHUNK):
+        parser.feed(chunk)
+        yield from events
+        events.clear()
+    parser.close()
+    yield from events
+
+
 def _records(
     source: LogicalSource, plan: XmlPlan, open_bytes: Callable[[LogicalSource], Any]
 ) -> Iterator[tuple[Evaluator, Node]]:
@@ -728,10 +783,16 @@ def _records(
             if plan.stream is not None:
                 yield from _streamed(handle, plan.stream)
             else:
-                document = _Document(ET.parse(handle).getroot())
+                document = _Document(_parse(handle))
                 evaluator = Evaluator(document)
                 for node in evaluator.select(plan.iterator, document):
                     yield evaluator, node
+    except _DtdRefused:
+        raise MappingError(
+            f"{source.path.name} declares a DTD (<!DOCTYPE>): XML sources may not, "
+            "since its entities could expand without bound",
+            where=source.where,
+        ) from None
     except ET.ParseError as exc:
         line, column = getattr(exc, "position", (None, None))
         raise MappingError(
@@ -749,7 +810,7 @@ def _streamed(handle: Any, names: tuple[str, ...]) -> Iterator[tuple[Evaluator, 
     depth_wanted = len(names)
     stack: list[ET.Element] = []
     on_path: list[bool] = [True]
-    for event, elem in ET.iterparse(handle, events=("start", "end")):
+    for event, elem in _events(handle):
         if event == "start":
             depth = len(stack)
             ok = (

@@ -370,9 +370,14 @@ def _union_extent(wkts: Any) -> tuple[float, float, float, float] | None:
     import shapely
 
     box: list[float] | None = None
+    from eokg.kg.geometry import nested_too_deep
+
     for wkt in wkts:
+        text = str(wkt).split(">", 1)[-1].strip()
+        if nested_too_deep(text):  # a remote VoID's literal must not crash GEOS
+            continue
         try:
-            bounds = shapely.from_wkt(str(wkt).split(">", 1)[-1].strip()).bounds
+            bounds = shapely.from_wkt(text).bounds
         except Exception:
             continue
         if any(b != b for b in bounds):  # NaN: empty geometry

@@ -53,7 +53,8 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     # Needed for SPARQL UPDATE and other writes; None disables writes over HTTP.
-    api_key: str | None = None
+    # Kept out of repr(), so logging or printing the settings never shows it.
+    api_key: str | None = Field(default=None, repr=False)
     query_timeout_s: float = 60.0
     max_results: int = 100_000
     max_request_bytes: int = 10 * 1024 * 1024
