@@ -175,7 +175,10 @@ def http_rows(client: Any, url: str, query: str, names: tuple[str, ...]) -> Rows
         raise RuntimeError(f"{type(exc).__name__} after {client.timeout.read:.0f} s") from exc
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-    bindings = response.json()["results"]["bindings"]
+    try:
+        bindings = response.json()["results"]["bindings"]
+    except ValueError:  # Fuseki ends a streamed answer mid-way when its query timeout hits
+        raise RuntimeError("answer cut off (the server's query timeout)") from None
     return sorted(tuple(b[n]["value"] for n in names) for b in bindings)
 
 
