@@ -218,43 +218,15 @@ def _produce(
     max_results: int,
     prefetch: int,
 ) -> None:
-    """Evaluate and serialise one query on this thread (see the module docstring)."""
-    try:
-        result = source.query(sparql, options)
-        kind = result_kind(result)
-        offered = RDF_MEDIA_TYPES if kind == "triples" else RESULTS_MEDIA_TYPES
-        media_type = negotiate(accept, offered)
-        if media_type is None:
-            form = "CONSTRUCT/DESCRIBE" if kind == "triples" else "SELECT/ASK"
-            raise NotAcceptable(
-                f"{form} results are available as {', '.join(offered)}", where="Accept"
-            )
-        if kind == "boolean":
-            pipe.send("head", media_type)
-            pipe.send("chunk", write_boolean(bool(result), media_type))
-            pipe.send("end")
-            return
-        rows = guarded(
-            result,
-            deadline=deadline,
-            max_results=max_results,
-            cancelled=pipe.cancelled.is_set,
-        )
-        # Everything up to the first page is computed before the status line is
-        # sent, so limits hit there still produce a proper problem response.
-        first = list(itertools.islice(rows, prefetch))
-        pipe.send("head", media_type)
-        stream = itertools.chain(first, rows)
-        writer = _ChunkWriter(pipe)
-        if kind == "solutions":
-            for piece in write_solutions(variable_names(result), stream, media_type):
-                writer.write(piece)
-        else:
-            from eokg.ontologies.namespaces import PREFIXES
+    """Evaluate and serialise one query on this thread (see the module docstring).
 
-            write_triples(stream, media_type, writer, prefixes=PREFIXES)
-        writer.flush()
-        pipe.send("end")
+    The result lives only in ``_send``'s frame, made after the store returned:
+    frames alive while the store worked (rdflib's parser keeps tracebacks of
+    them in reference cycles) must not hold it, or the garbage collector frees
+    it later on another thread, which pyoxigraph refuses.
+    """
+    try:
+        _send(pipe, source.query(sparql, options), accept, deadline, max_results, prefetch)
     except _Cancelled:
         return
     except BaseException as exc:
@@ -266,6 +238,49 @@ def _produce(
             pipe.send("error", error)
         except _Cancelled:
             return
+
+
+def _send(
+    pipe: _Pipe,
+    result: Any,
+    accept: str,
+    deadline: float,
+    max_results: int,
+    prefetch: int,
+) -> None:
+    """Serialise ``result`` into ``pipe`` (head, chunks, end), limits enforced."""
+    kind = result_kind(result)
+    offered = RDF_MEDIA_TYPES if kind == "triples" else RESULTS_MEDIA_TYPES
+    media_type = negotiate(accept, offered)
+    if media_type is None:
+        form = "CONSTRUCT/DESCRIBE" if kind == "triples" else "SELECT/ASK"
+        raise NotAcceptable(f"{form} results are available as {', '.join(offered)}", where="Accept")
+    if kind == "boolean":
+        pipe.send("head", media_type)
+        pipe.send("chunk", write_boolean(bool(result), media_type))
+        pipe.send("end")
+        return
+    rows = guarded(
+        result,
+        deadline=deadline,
+        max_results=max_results,
+        cancelled=pipe.cancelled.is_set,
+    )
+    # Everything up to the first page is computed before the status line is
+    # sent, so limits hit there still produce a proper problem response.
+    first = list(itertools.islice(rows, prefetch))
+    pipe.send("head", media_type)
+    stream = itertools.chain(first, rows)
+    writer = _ChunkWriter(pipe)
+    if kind == "solutions":
+        for piece in write_solutions(variable_names(result), stream, media_type):
+            writer.write(piece)
+    else:
+        from eokg.ontologies.namespaces import PREFIXES
+
+        write_triples(stream, media_type, writer, prefixes=PREFIXES)
+    writer.flush()
+    pipe.send("end")
 
 
 def _detached(exc: BaseException) -> EokgError:

@@ -585,3 +585,32 @@ def test_deeply_nested_query_is_400_and_the_server_lives(client: TestClient, dep
     deep_update = "INSERT { <a:b> <a:c> " + "(" * depth + " ) } WHERE {}"
     _problem(client.post("/sparql", data={"update": deep_update}), 400)
     assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+def test_results_are_freed_on_the_thread_that_made_them(tmp_path: Path) -> None:
+    """pyoxigraph results must die on their worker thread.  rdflib's parser (its first
+    import, its packrat cache) keeps tracebacks of the frames that were live while it
+    parsed; a result held by one of those frames was freed later by the garbage
+    collector on another thread: "PyQuerySolutions is unsendable, but is being dropped
+    on another thread".  A fresh interpreter, so the parser is imported on the worker."""
+    import subprocess
+    import sys
+
+    script = f"""
+import gc
+from fastapi.testclient import TestClient
+from eokg.api.app import create_app
+from eokg.config import load_settings
+from eokg.kg.store import GeoStore
+client = TestClient(create_app(load_settings(data_dir={str(tmp_path)!r}), store=GeoStore()))
+query = ("PREFIX geo: <{GEO}> PREFIX geof: <http://www.opengis.net/def/function/geosparql/> "
+         "SELECT ?f WHERE {{ ?f geo:hasGeometry/geo:asWKT ?w . FILTER(geof:sfIntersects(?w, "
+         "'POINT(1 2)'^^geo:wktLiteral)) }}")
+assert client.get("/sparql", params={{"query": query}}).status_code == 200
+gc.collect()
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "unsendable" not in run.stderr
