@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,18 @@ def sample_dir(tmp_path_factory) -> Path:
         out, n_products=12, n_patches=16, n_icecharts=12, n_parcels=15, n_predictions=8, seed=7
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Spark standalone master and two workers, separate JVMs on loopback
+    (``standalone.StandaloneCluster``), shared by the cluster and fault tests:
+    each start costs some 15 s of JVMs.  A test that kills an executor leaves
+    the workers running; they start the next application's executors afresh."""
+    from standalone import StandaloneCluster
+
+    with StandaloneCluster(tmp_path_factory.mktemp("cluster"), workers=2) as running:
+        yield running
 
 
 def write(tmp: Path, name: str, text: str) -> Path:

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,12 +39,6 @@ MAPPING = """
     rml:objectMap [ rml:template "POINT({x} {y})" ; rml:termType rml:Literal ;
                     rml:datatype geo:wktLiteral ] ] .
 """
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
-    with StandaloneCluster(tmp_path_factory.mktemp("fault-cluster"), workers=2) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
