@@ -122,3 +122,10 @@ def test_readme_stac_and_semantic_search(deployed: dict[str, Any]) -> None:
     concept = urllib.parse.quote("https://w3id.org/eokg/concept/seaice/old-ice", safe="")
     hits = json.loads(_get(f"{base}/search/semantic?concept={concept}"))
     assert hits["matched"] > 0, hits
+
+
+def test_readme_graph_store_request(deployed: dict[str, Any]) -> None:
+    base = deployed["base"]
+    graph = urllib.parse.quote("https://w3id.org/eokg/data/graph/icecharts", safe="")
+    turtle = _get(f"{base}/store?graph={graph}", "text/turtle").decode()
+    assert "IceChartPolygon" in turtle
