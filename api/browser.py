@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 
 from eokg.api.problems import PROBLEM_JSON, problem
 from eokg.api.stac import PREFIX as STAC_PREFIX
+from eokg.api.urls import public_root
 
 PREFIX = "/browser"
 VERSION = "4.0.1"
@@ -38,8 +39,7 @@ def browser_dir(request: Request) -> Path:
 
 def catalog_url(request: Request) -> str:
     """This server's STAC landing page, built as ``eokg.api.stac`` builds its links."""
-    public = request.app.state.settings.api.public_url
-    return (public or str(request.base_url)).rstrip("/") + STAC_PREFIX
+    return public_root(request) + STAC_PREFIX
 
 
 def browser_config(request: Request) -> dict[str, object]:

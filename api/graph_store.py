@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from eokg.api import openapi_docs as docs
+from eokg.api.urls import public_root
 from eokg.errors import (
     NotAcceptable,
     NotFound,
@@ -66,9 +67,7 @@ def _target(request: Request) -> str | None:
 
 def _public_url(request: Request, path: str | None = None) -> str:
     """The public URL of ``path`` (default: the request's), as clients name it."""
-    public = request.app.state.settings.api.public_url
-    base = (public or str(request.base_url)).rstrip("/")
-    return base + (request.url.path if path is None else path)
+    return public_root(request) + (request.url.path if path is None else path)
 
 
 def _store(request: Request) -> Any:

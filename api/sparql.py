@@ -32,6 +32,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from eokg.api import openapi_docs as docs
+from eokg.api.urls import public_root
 from eokg.config import StoreSettings
 from eokg.errors import (
     EokgError,
@@ -614,8 +615,7 @@ async def sparql_post(request: Request) -> Any:
 
 
 def _urls(request: Request) -> tuple[str, str]:
-    public = request.app.state.settings.api.public_url
-    base = (public or str(request.base_url)).rstrip("/")
+    base = public_root(request)
     return f"{base}/sparql", f"{base}/void"
 
 

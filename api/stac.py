@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from eokg.api import openapi_docs as docs
 from eokg.api import stac_params
+from eokg.api.urls import public_root
 from eokg.catalog.cql2_parse import parse_json
 from eokg.catalog.index import FieldsSpec, MetadataIndex, SearchPage, SearchRequest
 from eokg.catalog.search_common import selects
@@ -78,9 +79,7 @@ def _index(request: Request) -> MetadataIndex:
 
 
 def _base(request: Request) -> str:
-    public = request.app.state.settings.api.public_url
-    root = (public or str(request.base_url)).rstrip("/")
-    return root + PREFIX
+    return public_root(request) + PREFIX
 
 
 def _link(rel: str, href: str, media: str = "application/json", **extra: Any) -> dict[str, Any]:
