@@ -52,6 +52,19 @@ class QueryOptions:
     base_iri: str | None = None
 
 
+def graph_nodes(uris: Iterable[str], where: str) -> list[Any]:
+    """pyoxigraph nodes of a request's graph IRIs; a malformed one is the client's
+    ``QueryError`` naming ``where`` (the parameter that gave it)."""
+    import pyoxigraph
+
+    from eokg.errors import QueryError
+
+    try:
+        return [pyoxigraph.NamedNode(uri) for uri in uris]
+    except ValueError as exc:
+        raise QueryError(f"not an IRI: {exc}", where=where) from None
+
+
 @runtime_checkable
 class SparqlSource(Protocol):
     """Anything that answers SPARQL 1.1 queries and updates."""

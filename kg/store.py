@@ -45,7 +45,7 @@ from eokg.errors import (
     UpdateRefused,
 )
 from eokg.kg.portable_results import materialise, rebuild
-from eokg.kg.source import LoadReport, QueryOptions
+from eokg.kg.source import LoadReport, QueryOptions, graph_nodes
 from eokg.kg.spatial_index import (
     DEFAULT_GRAPH,
     GEOMETRY_PREDICATES,
@@ -352,17 +352,13 @@ class GeoStore:
         held in memory (a request body); load big files with ``load``.  Returns
         whether the graph was created.  A file that does not parse changes nothing.
         """
-        import pyoxigraph
 
         fmt, gz = _format_of(Path(path), format)
         if fmt in _QUAD_FORMATS:
             raise InputError(f"{fmt} holds a dataset, not one graph", where=str(path))
         _check_base_iri(base_iri)
         if graph is not None:
-            try:
-                pyoxigraph.NamedNode(graph)
-            except ValueError as exc:
-                raise InputError(f"not an absolute IRI: {exc}", where="graph") from None
+            graph_nodes([graph], "graph")
         triples = [
             f"{q.subject} {q.predicate} {q.object} ."
             for q in self._parse(Path(path), fmt, gz, base_iri)
@@ -602,7 +598,7 @@ class GeoStore:
 
         kwargs: dict[str, Any] = {}
         if options.default_graph_uris:
-            kwargs["default_graph"] = _graph_nodes(options.default_graph_uris, "default-graph-uri")
+            kwargs["default_graph"] = graph_nodes(options.default_graph_uris, "default-graph-uri")
         elif not has_dataset and options.union_default_graph:
             # Each dataset lives in its own named graph; a query that names no
             # graph sees them all, as users of a knowledge graph expect
@@ -610,7 +606,7 @@ class GeoStore:
             # in the query replace that, as SPARQL 1.1 says.
             kwargs["use_default_graph_as_union"] = True
         if options.named_graph_uris:
-            kwargs["named_graphs"] = _graph_nodes(options.named_graph_uris, "named-graph-uri")
+            kwargs["named_graphs"] = graph_nodes(options.named_graph_uris, "named-graph-uri")
         try:
             return self._store.query(
                 text,
@@ -791,16 +787,6 @@ def _regraph(quads: Iterator[Any], to_graph: Any) -> Iterator[Any]:
             yield pyoxigraph.Quad(quad.subject, quad.predicate, quad.object, to_graph)
         else:
             yield quad
-
-
-def _graph_nodes(uris: Iterable[str], where: str) -> list[Any]:
-    """Graph IRIs of a request's dataset; a malformed one is the client's error."""
-    import pyoxigraph
-
-    try:
-        return [pyoxigraph.NamedNode(uri) for uri in uris]
-    except ValueError as exc:
-        raise QueryError(f"not an IRI: {exc}", where=where) from None
 
 
 def _open(path: Path, gz: bool) -> Any:

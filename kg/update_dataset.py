@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eokg.errors import QueryError
+from eokg.kg.source import graph_nodes
 from eokg.kg.sparql_text import Token, is_word, matching, tokenize
 
 
@@ -27,9 +28,8 @@ def with_protocol_dataset(sparql: str, default: Sequence[str], named: Sequence[s
     """``sparql`` with ``USING``/``USING NAMED`` for the protocol's graphs (none: as is)."""
     if not default and not named:
         return sparql
-    for graph in (*default, *named):
-        if any(c in graph for c in '<>"{}|^`\\ \t\r\n'):
-            raise QueryError(f"not an IRI: {graph!r}", where="using-graph-uri")
+    graph_nodes(default, "using-graph-uri")  # an IRI that would break out of <...> is refused
+    graph_nodes(named, "using-named-graph-uri")
     using = " ".join([f"USING <{g}>" for g in default] + [f"USING NAMED <{g}>" for g in named])
     tokens = tokenize(sparql)
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
