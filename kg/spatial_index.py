@@ -35,7 +35,7 @@ import hashlib
 import math
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,14 +64,15 @@ __all__ = [
     "GEOMETRY_PREDICATES",
     "SpatialIndex",
     "parse_literals",
+    "parse_values",
 ]
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"  # 2: the key's unique index is named (built after a first load)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS geom (
     id INTEGER PRIMARY KEY,
-    key BLOB NOT NULL UNIQUE,  -- blake2b-128 of term
+    key BLOB NOT NULL,         -- blake2b-128 of term (unique: geom_key)
     term TEXT NOT NULL,        -- the literal's N-Triples text
     wkb BLOB,                  -- CRS84 shape; NULL: the literal does not parse
     native INTEGER NOT NULL,   -- 1: CRS84 / EPSG:4326, the shape is the literal itself
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS geom_graph (
     id INTEGER NOT NULL,
     PRIMARY KEY (graph, id)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS geom_key ON geom (key);
 CREATE INDEX IF NOT EXISTS geom_graph_id ON geom_graph (id);
 CREATE VIRTUAL TABLE IF NOT EXISTS geom_box USING rtree (id, minx, maxx, miny, maxy);
 """
@@ -234,12 +236,25 @@ class SpatialIndex:
                 self._rollback()
                 raise StoreError(f"index commit failed: {exc}", where=str(self.path)) from exc
 
-    def abort_write(self) -> None:
-        """Drop the staged changes; the store may have changed, so stay dirty until a resync."""
+    def abort_write(self, *, store_changed: bool = True) -> None:
+        """Drop the staged changes.
+
+        The store may have changed, so the index stays dirty until a resync, unless
+        the caller knows the store is as it was before ``begin_write`` (a bulk load
+        Oxigraph refused): then the index is clean again, as it was.
+        """
         with self._lock:
             self._require_write()
             self._writing = False
+            resync = self._needs_resync
             self._rollback()
+            if store_changed:
+                return
+            self._needs_resync = resync
+            try:
+                self._write_meta(self._counters(dirty=resync))
+            except sqlite3.Error:
+                self._needs_resync = True  # the flag stays "1": a resync on next use
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -280,6 +295,13 @@ class SpatialIndex:
         """
         with self._changes():
             return self._add(entries)
+
+    def add_grouped(self, literals: dict[str, tuple[Any, set[str]]]) -> int:
+        """``add`` for literals already grouped by N-Triples text, as a file scan gives
+        them (``ntriples_scan``): text -> (pyoxigraph Literal or ``(value, datatype)``,
+        graph keys).  Only geometry datatypes may be among them."""
+        with self._changes():
+            return self._add_grouped(literals)
 
     def discard(self, entries: Iterable[tuple[Any, str]]) -> int:
         """Forget ``(literal or its text, graph key)`` pairs; returns how many literals left."""
@@ -326,40 +348,50 @@ class SpatialIndex:
         texts = list(grouped)
         keys = [_key(text) for text in texts]
         known = self._ids(dict(zip(texts, keys, strict=True)))
-        fresh = [i for i, text in enumerate(texts) if text not in known]
+        held = list(grouped.values())
+        if known:
+            fresh = [i for i, text in enumerate(texts) if text not in known]
+            texts = [texts[i] for i in fresh]
+            keys = [keys[i] for i in fresh]
+            held = [held[i] for i in fresh]
+        ids = known
         pairs = grouped
-        if fresh:
-            new = self._insert(
-                [grouped[texts[i]][0] for i in fresh],
-                [texts[i] for i in fresh],
-                [keys[i] for i in fresh],
-            )
-            only = _only_graph([grouped[texts[i]][1] for i in fresh])
+        if texts:
+            first = self._insert([item for item, _ in held], texts, keys)
+            only = _only_graph([graphs for _, graphs in held])
             if only is not None:
                 # a load into one graph: the new rows' graph rows in one statement
                 self._db.execute(
                     "INSERT INTO geom_graph (graph, id) SELECT ?, id FROM geom WHERE id >= ?",
-                    (only, min(new.values())),
+                    (only, first),
                 )
                 pairs = {text: grouped[text] for text in known}
-            known.update(new)
+            else:
+                ids = known | dict(zip(texts, range(first, first + len(texts)), strict=True))
         self._db.executemany(
             "INSERT OR IGNORE INTO geom_graph (graph, id) VALUES (?, ?)",
-            ((graph, known[text]) for text, (_, held) in pairs.items() for graph in held),
+            ((graph, ids[text]) for text, (_, graphs) in pairs.items() for graph in graphs),
         )
         self._extents.clear()
-        return len(fresh)
+        return len(texts)
 
-    def _insert(self, terms: list[Any], texts: list[str], keys: list[bytes]) -> dict[str, int]:
-        """Parse and store literals new to the index; returns their ids."""
+    def _insert(self, items: list[Any], texts: list[str], keys: list[bytes]) -> int:
+        """Parse and store literals new to the index (pyoxigraph Literals or
+        ``(value, datatype)`` pairs); returns the first id (they are consecutive)."""
         import numpy as np
         import shapely
 
-        shapes, native = parse_literals(terms, texts)
+        values, datatypes = _parts(items)
+        shapes, native = parse_values(values, datatypes, texts)
         bounds = shapely.bounds(shapes)  # NaN for empty and invalid shapes: stored as NULL
         boxed = ~np.isnan(bounds).any(axis=1)
         (top,) = self._db.execute("SELECT coalesce(max(id), 0) FROM geom").fetchone()
         ids = np.arange(top + 1, top + 1 + len(texts), dtype=np.int64)
+        # into an empty table, a unique index built once after the rows beats one
+        # updated per row (random keys); both are inside the open transaction
+        rebuild_key = top == 0 and len(texts) > _CHUNK
+        if rebuild_key:
+            self._db.execute("DROP INDEX geom_key")
         self._db.executemany(
             "INSERT INTO geom VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             zip(
@@ -372,11 +404,13 @@ class SpatialIndex:
                 strict=True,
             ),
         )
+        if rebuild_key:
+            self._db.execute("CREATE UNIQUE INDEX geom_key ON geom (key)")
         valid = ~shapely.is_missing(shapes)
         self._live += int(np.count_nonzero(valid))
         self._foreign += int(np.count_nonzero(valid & ~native))
         self._add_boxes(ids[boxed], bounds[boxed])
-        return dict(zip(texts, ids.tolist(), strict=True))
+        return int(top) + 1
 
     def _discard(self, entries: Iterable[tuple[Any, str]]) -> int:
         pairs: dict[str, set[str]] = {}
@@ -668,7 +702,7 @@ def _group(entries: Iterable[tuple[Any, str]]) -> dict[str, tuple[Any, set[str]]
 def _only_graph(graph_sets: list[set[str]]) -> str | None:
     """The graph when every set is that one graph, else None."""
     first = graph_sets[0]
-    if len(first) != 1 or any(held != first for held in graph_sets):
+    if len(first) != 1 or any(held is not first and held != first for held in graph_sets):
         return None
     return next(iter(first))
 
@@ -687,38 +721,61 @@ def parse_literals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """CRS84 shapes (None: does not parse) and native flags of pyoxigraph literals.
 
+    ``texts`` are the terms' N-Triples forms when the caller already has them.  The
+    index and the planner's joins share this, so a literal means the same geometry on
+    both paths.
+    """
+    if texts is None:
+        texts = [str(term) for term in terms]
+    return parse_values([term.value for term in terms], _datatypes(terms), texts)
+
+
+def parse_values(
+    values: list[str], datatypes: Callable[[int], str], texts: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``parse_literals`` from the literals' lexical forms and N-Triples texts.
+
     Plain CRS84 WKT, nearly every literal in practice, goes through shapely in one
-    vectorised call; other serializations and CRSs one by one. ``texts`` are the terms'
-    N-Triples forms when the caller already has them. The index and the planner's joins
-    share this, so a literal means the same geometry on both paths.
+    vectorised call; other serializations and CRSs one by one, asking ``datatypes``
+    for the datatype IRI of literal ``i`` (only those need it).
     """
     import numpy as np
     import shapely
 
-    if texts is None:
-        texts = [str(term) for term in terms]
-    shapes = np.full(len(terms), None, dtype=object)
-    native = np.zeros(len(terms), dtype=bool)
-    values = [term.value for term in terms]
+    shapes = np.full(len(values), None, dtype=object)
+    native = np.zeros(len(values), dtype=bool)
     bulk = [
         i
         for i, (text, value) in enumerate(zip(texts, values, strict=True))
         if text.endswith(_WKT_SUFFIX)
-        and not value.lstrip().startswith("<")
+        and not value.startswith("<")
+        and not (value[:1].isspace() and value.lstrip().startswith("<"))
         # GEOS would overflow its stack on deep nesting: such a literal stays invalid
         and not (value.count("(") > MAX_NESTING and nested_too_deep(value))
     ]
     if bulk:
         shapes[bulk] = shapely.from_wkt([values[i] for i in bulk], on_invalid="ignore")
         native[bulk] = True
+    if len(bulk) == len(values):
+        return shapes, native
     done = set(bulk)
-    for i, term in enumerate(terms):
+    for i, value in enumerate(values):
         if i in done:
             continue
         try:
-            geom = parse_literal(values[i], term.datatype.value)
+            geom = parse_literal(value, datatypes(i))
             shapes[i] = to_crs84(geom).shape
             native[i] = geom.is_wgs84
         except GeometryError:
             pass  # stays None: remembered as invalid
     return shapes, native
+
+
+def _datatypes(terms: list[Any]) -> Callable[[int], str]:
+    return lambda i: terms[i].datatype.value
+
+
+def _parts(items: list[Any]) -> tuple[list[str], Callable[[int], str]]:
+    """Lexical forms and datatype lookup of Literals or ``(value, datatype)`` pairs."""
+    values = [item[0] if isinstance(item, tuple) else item.value for item in items]
+    return values, lambda i: items[i][1] if isinstance(items[i], tuple) else items[i].datatype.value

@@ -3,12 +3,13 @@
 ``GeoStore`` implements ``SparqlSource``.  Three guarantees the plain
 pyoxigraph ``Store`` does not give:
 
-* **atomic, streaming loads**: every file is first parsed end to end (streamed,
-  nothing kept), and only when all parse is anything written, all files in
-  *one* bulk-load call, which commits once, at its end (a process killed
-  before leaves the store as it was; the temporary files it leaves are removed
-  when the store is next opened).  A syntax error on line N of file F raises
-  ``RDFParseError`` naming F and N, and the store is untouched;
+* **atomic, streaming loads**: all files are written in *one* bulk-load call,
+  which commits once, at its end (a syntax error or a process killed before
+  leaves the store as it was; the temporary files it leaves are removed when
+  the store is next opened); several files are first parsed end to end
+  (streamed, nothing kept), so none is written unless all parse.  A syntax
+  error on line N of file F raises ``RDFParseError`` naming F and N, and the
+  store is untouched;
 * **limits**: a query with a timeout or result cap is evaluated in a worker
   thread (Oxigraph releases the GIL while it iterates) and materialised up to
   the cap; the result is handed back as a genuine pyoxigraph result object;
@@ -44,6 +45,7 @@ from eokg.errors import (
     StoreError,
     UpdateRefused,
 )
+from eokg.kg.ntriples_scan import ScannedGeometries, scan_ntriples
 from eokg.kg.portable_results import materialise, rebuild
 from eokg.kg.source import LoadReport, QueryOptions, graph_nodes
 from eokg.kg.spatial_index import (
@@ -183,12 +185,15 @@ class GeoStore:
     ) -> LoadReport:
         """Load RDF files atomically: all of them, or (on a parse error, or a kill) none.
 
-        Pass 1 parses every file (streamed, nothing kept).  Pass 2 writes them all
-        with one bulk-load call: Oxigraph's bulk loader stages SST files and
-        ingests them into RocksDB in a single step at the end of the call, which
-        is the commit, so a process killed during pass 2 leaves the store as it
-        was.  ``base_iri`` resolves relative IRIs (Turtle, RDF/XML, JSON-LD...);
-        without it a relative IRI is an ``RDFParseError`` naming file and line.
+        One plain file Oxigraph reads itself is bulk-loaded on a worker while this
+        thread reads the file's geometry literals for the index (``_load_beside``):
+        Oxigraph's bulk loader stages SST files and ingests them into RocksDB in one
+        step at the end of the call, which is the commit, so a syntax error or a
+        kill during the call leaves the store as it was.  Anything else (several
+        files, gzip, quads regraphed) is parsed end to end first (streamed, nothing
+        kept) and then written in one bulk call.  ``base_iri`` resolves relative IRIs
+        (Turtle, RDF/XML, JSON-LD...); without it a relative IRI is an
+        ``RDFParseError`` naming file and line.
         """
         import pyoxigraph
 
@@ -197,56 +202,105 @@ class GeoStore:
         plans = [(path, *_format_of(path, format)) for path in files]
         to_graph = pyoxigraph.NamedNode(graph) if graph else None
         _check_base_iri(base_iri)
-        entries: list[tuple[Any, str]] = []
-        overflow = False  # too many to hold: the index rescans the store instead
-        geometries = 0
-        triples = 0
-        graphs: set[str] = set()
-        # Pass 1: parse everything, write nothing.
-        for path, fmt, gz in plans:
-            for quad in self._parse(path, fmt, gz, base_iri):
-                triples += 1
-                if quad.predicate in self._geometry_predicates and isinstance(
-                    quad.object, pyoxigraph.Literal
-                ):  # the index keeps the geometry datatypes among them
-                    geometries += 1
-                    if isinstance(quad.graph_name, pyoxigraph.BlankNode):
-                        overflow = True  # renamed when written: its key is known only then
-                        entries.clear()
-                    if not overflow:
-                        entries.append((quad.object, _graph_key(quad.graph_name, graph)))
-                        if len(entries) > _MAX_PENDING_GEOMETRIES:
-                            overflow = True
-                            entries.clear()
-                if fmt in _QUAD_FORMATS and not isinstance(
-                    quad.graph_name, pyoxigraph.DefaultGraph
-                ):
-                    graphs.add(quad.graph_name.value)
-        if graph:
-            graphs.add(graph)
-        # Pass 2: the files are known good; write them in one bulk call, then commit the
-        # index changes (staged meanwhile when Oxigraph reads the file itself).
-        with self._write_lock, self._writing() as index:
-            if overflow:
+        if len(plans) == 1 and not plans[0][2] and _read_by_oxigraph(plans[0], to_graph):
+            found = self._load_beside(plans[0], graph, to_graph, base_iri)
+        else:
+            found = self._scan_quads(plans, graph, base_iri)  # pass 1: write nothing
+            # pass 2: the files are known good; write them in one bulk call
+            with self._write_lock, self._writing() as index:
                 self._write_files(plans, to_graph, base_iri)
-                index.resync(self._geometry_entries())
-            elif len(plans) == 1 and not plans[0][2] and _read_by_oxigraph(plans[0], to_graph):
-                # Oxigraph reads a plain file without the GIL: build the index changes here
-                # while a worker writes (Python work stays on the caller's thread).
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eokg-load") as pool:
-                    written = pool.submit(self._write_files, plans, to_graph, base_iri)
-                    index.add(entries)
-                    written.result()
-            else:
-                self._write_files(plans, to_graph, base_iri)
-                index.add(entries)
+                if found.overflow:
+                    index.resync(self._geometry_entries())
+                else:
+                    index.add_grouped(found.literals)
         return LoadReport(
             files=tuple(str(p) for p in files),
-            triples=triples,
-            graphs=tuple(sorted(graphs)),
-            geometries_indexed=geometries,
+            triples=found.triples,
+            graphs=tuple(sorted(found.graphs)),
+            geometries_indexed=found.geometries,
             seconds=time.perf_counter() - started,
         )
+
+    def _load_beside(
+        self, plan: tuple[Path, str, bool], graph: str | None, to_graph: Any, base_iri: str | None
+    ) -> ScannedGeometries:
+        """Bulk-load one plain file on a worker while this thread stages its index rows.
+
+        Oxigraph reads the file without the GIL; the Python work (finding the
+        geometry literals, parsing them, SQLite rows) runs beside it on the other
+        core.  Oxigraph's load is atomic, so its syntax error (with the file's line)
+        is the load's error and the staged index rows are dropped, the index still
+        clean.  N-Triples are read as text (``ntriples_scan``), other formats parsed.
+        """
+        path, fmt, gz = plan
+        with self._write_lock, self._writing() as index:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eokg-load") as pool:
+                written = pool.submit(self._write_files, [plan], to_graph, base_iri)
+                unread: RDFParseError | None = None
+                found = ScannedGeometries()
+                try:
+                    if fmt == "N_TRIPLES":
+                        key = graph or DEFAULT_GRAPH
+                        found = scan_ntriples(path, key, limit=_MAX_PENDING_GEOMETRIES)
+                        found.graphs.update([graph] if graph else [])
+                    else:
+                        found = self._scan_quads([plan], graph, base_iri)
+                    if not found.overflow:
+                        index.add_grouped(found.literals)
+                except RDFParseError as exc:
+                    unread = exc  # the bulk load has failed too: its error is the one
+                try:
+                    written.result()
+                except SyntaxError as exc:
+                    raise _Unwritten(self._syntax_error(exc, path, gz, base_iri)) from None
+            if unread is not None:
+                index.resync(self._geometry_entries())
+                raise StoreError(
+                    f"Oxigraph loaded a file eokg could not read ({unread}); the spatial"
+                    " index was rebuilt from the store",
+                    where=str(path),
+                )
+            if found.overflow:
+                index.resync(self._geometry_entries())
+        return found
+
+    def _scan_quads(
+        self, plans: list[tuple[Path, str, bool]], graph: str | None, base_iri: str | None
+    ) -> ScannedGeometries:
+        """Parse every file (streamed, nothing kept): triples, graphs, geometry literals."""
+        import pyoxigraph
+
+        found = ScannedGeometries()
+        literals = found.literals
+        predicates = self._geometry_predicates
+        for path, fmt, gz in plans:
+            quads = fmt in _QUAD_FORMATS
+            for quad in self._parse(path, fmt, gz, base_iri):
+                found.triples += 1
+                if quads and not isinstance(quad.graph_name, pyoxigraph.DefaultGraph):
+                    found.graphs.add(quad.graph_name.value)
+                if quad.predicate not in predicates or not is_geometry_literal(quad.object):
+                    continue
+                found.geometries += 1
+                if found.overflow:
+                    continue
+                if isinstance(quad.graph_name, pyoxigraph.BlankNode):
+                    found.overflow = True  # renamed when written: its key is known only then
+                    literals.clear()
+                    continue
+                text = str(quad.object)
+                key = _graph_key(quad.graph_name, graph)
+                held = literals.get(text)
+                if held is not None:
+                    held[1].add(key)
+                elif len(literals) < _MAX_PENDING_GEOMETRIES:
+                    literals[text] = (quad.object, {key})
+                else:
+                    found.overflow = True  # too many to hold: the index rescans the store
+                    literals.clear()
+        if graph:
+            found.graphs.add(graph)
+        return found
 
     def _write_files(
         self, plans: list[tuple[Path, str, bool]], to_graph: Any, base_iri: str | None
@@ -307,18 +361,7 @@ class GeoStore:
                     rename_blank_nodes=rename_blank_nodes,
                 )
         except SyntaxError as exc:
-            message = str(exc.args[0] if exc.args else exc)
-            line = exc.lineno or _line_of_iri(path, gz, message)
-            if base_iri is None and "No scheme found in an absolute IRI" in message:
-                message += " (a relative IRI needs a base: pass base_iri= or --base-iri)"
-            where = f"{path}:{line}" if line else str(path)
-            raise RDFParseError(
-                message,
-                where=where,
-                file=str(path),
-                line=line,
-                column=exc.offset,
-            ) from exc
+            raise GeoStore._syntax_error(exc, path, gz, base_iri) from exc
         except OSError as exc:
             raise InputError(f"cannot read: {exc}", where=str(path)) from exc
         except (EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
@@ -327,6 +370,18 @@ class GeoStore:
                 where=str(path),
                 file=str(path),
             ) from None
+
+    @staticmethod
+    def _syntax_error(
+        exc: SyntaxError, path: Path, gz: bool, base_iri: str | None
+    ) -> RDFParseError:
+        """Oxigraph's syntax error in ``path`` as an ``RDFParseError`` naming file and line."""
+        message = str(exc.args[0] if exc.args else exc)
+        line = exc.lineno or _line_of_iri(path, gz, message)
+        if base_iri is None and "No scheme found in an absolute IRI" in message:
+            message += " (a relative IRI needs a base: pass base_iri= or --base-iri)"
+        where = f"{path}:{line}" if line else str(path)
+        return RDFParseError(message, where=where, file=str(path), line=line, column=exc.offset)
 
     # --- whole graphs (the Graph Store Protocol) ----------------------------------------
 
@@ -519,6 +574,9 @@ class GeoStore:
         self._index.begin_write()
         try:
             yield self._index
+        except _Unwritten as unwritten:
+            self._index.abort_write(store_changed=False)
+            raise unwritten.error from None
         except BaseException:
             self._index.abort_write()
             raise
@@ -771,6 +829,15 @@ class GeoStore:
 
             self._aggregates = custom_aggregates()
         return self._aggregates
+
+
+class _Unwritten(Exception):
+    """Raised inside ``_writing`` with an error known to have left the store as it
+    was (Oxigraph's atomic bulk load refused the file): the index stays clean."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _graph_key(name: Any, override: str | None) -> str:
