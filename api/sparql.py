@@ -58,7 +58,7 @@ from eokg.kg.results import (
 )
 from eokg.kg.service_policy import OutboundPolicy
 from eokg.kg.source import QueryOptions
-from eokg.kg.sparql_syntax import check_limits
+from eokg.kg.sparql_syntax import check_limits, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def setup(app: FastAPI) -> None:
 
         app.state.store = open_source(app.state.settings.store)
     app.state.sparql_descriptions = {}
+    warm_up()  # the grammar's first-use cost at startup, not in the first request
 
 
 # ------------------------------------------------------------------ negotiation
