@@ -24,6 +24,7 @@ a result in the thread that called ``query``.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import logging
 import queue
@@ -203,7 +204,8 @@ class GeoStore:
         to_graph = pyoxigraph.NamedNode(graph) if graph else None
         _check_base_iri(base_iri)
         if len(plans) == 1 and not plans[0][2] and _read_by_oxigraph(plans[0], to_graph):
-            found = self._load_beside(plans[0], graph, to_graph, base_iri)
+            with _collector_paused():
+                found = self._load_beside(plans[0], graph, to_graph, base_iri)
         else:
             found = self._scan_quads(plans, graph, base_iri)  # pass 1: write nothing
             # pass 2: the files are known good; write them in one bulk call
@@ -829,6 +831,24 @@ class GeoStore:
 
             self._aggregates = custom_aggregates()
         return self._aggregates
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a load holds millions of new tuples.
+
+    Each collection walks every live container, so with the index rows of a large
+    file alive, collections triggered by allocation made the Python side of a load
+    a quarter slower (1M geometries: 5.1 s against 3.9 s to scan).  A load makes
+    no reference cycles worth collecting; the collector resumes after it.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 class _Unwritten(Exception):

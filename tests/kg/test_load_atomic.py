@@ -208,10 +208,16 @@ def test_blank_nodes_stay_apart_per_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ssts", [1, 3])
-def test_kill_during_multi_file_load_leaves_before_or_after(tmp_path: Path, ssts: int) -> None:
+@pytest.mark.parametrize(("ssts", "parts"), [(1, 3), (3, 3), (1, 1), (3, 1)])
+def test_kill_during_multi_file_load_leaves_before_or_after(
+    tmp_path: Path, ssts: int, parts: int
+) -> None:
+    """Three files (parsed first, then one bulk call), or one file (bulk-loaded while
+    its index rows are staged beside it): killed, the store is before or after."""
     db = base_store(tmp_path / "db", tmp_path)
-    files = [write(tmp_path / f"part{n}.nt", lines(f"part{n}", 70_000)) for n in range(3)]
+    files = [
+        write(tmp_path / f"part{n}.nt", lines(f"part{n}", 210_000 // parts)) for n in range(parts)
+    ]
     before = state(db)
     after = after_loading(db, files)
     assert after[0] == before[0] + 210_000
