@@ -53,9 +53,9 @@ _ODD_LINE = re.compile(rb"\n[\n\r# \t]")
 class ScannedGeometries:
     """What ``scan_ntriples`` found: geometry literals and the number of triples.
 
-    ``literals`` maps each literal's N-Triples text to what the index parses it
-    from, either ``(value, datatype IRI)`` (read as text) or the pyoxigraph
-    ``Literal`` (parsed), with the graph keys it occurs in.  ``overflow`` says more
+    ``literals`` maps each literal's N-Triples text to its datatype IRI (read as
+    text: the value is the text between the first and the last quote) or to the
+    pyoxigraph ``Literal`` (parsed), with the graph keys it occurs in.  ``overflow`` says more
     than ``limit`` literals were seen, so ``literals`` was dropped.
     """
 
@@ -87,7 +87,7 @@ def scan_ntriples(path: Path, graph: str, *, limit: int) -> ScannedGeometries:
         found.triples += _count_triples(chunk)
         found.geometries += len(rows)
         if not found.overflow:
-            found.literals.update((text, (parts, graphs)) for text, parts in rows)
+            found.literals.update((text, (datatype, graphs)) for text, datatype in rows)
         if len(found.literals) > limit:
             found.overflow = True
             found.literals.clear()
@@ -115,9 +115,9 @@ def _count_triples(chunk: bytes) -> int:
     return sum(not _NOT_A_TRIPLE.fullmatch(line) for line in chunk.split(b"\n")[:-1])
 
 
-def _read_as_text(chunk: bytes, markers: int) -> list[tuple[str, tuple[str, str]]] | None:
-    """``(text, (value, datatype))`` of the geometry triples, or None when any datatype
-    IRI occurrence is not on a plain geometry line (the chunk is parsed instead)."""
+def _read_as_text(chunk: bytes, markers: int) -> list[tuple[str, str]] | None:
+    """``(text, datatype)`` of the geometry triples, or None when any datatype IRI
+    occurrence is not on a plain geometry line (the chunk is parsed instead)."""
     lines = [line for line in chunk.split(b"\n") if _GEO_DATATYPE in line]
     if len(lines) != markers or (b"\\" in chunk and any(b"\\" in line for line in lines)):
         return None
@@ -126,7 +126,7 @@ def _read_as_text(chunk: bytes, markers: int) -> list[tuple[str, tuple[str, str]
     controls = len(chunk.translate(None, _CONTROLS)) + chunk.count(b"\n") != len(chunk) or any(
         character in chunk for character in _NONCHARACTERS
     )
-    rows: list[tuple[str, tuple[str, str]]] = []
+    rows: list[tuple[str, str]] = []
     for line in lines:
         parts = line.split(b'"')  # no backslash, so no escaped quote: head, value, tail
         if len(parts) != 3:
@@ -140,11 +140,12 @@ def _read_as_text(chunk: bytes, markers: int) -> list[tuple[str, tuple[str, str]
             continue
         if controls and _ESCAPED.search(raw):
             return None
+        start = len(head)  # the literal: its quotes, value, ^^ and <datatype>
         try:
-            value = raw.decode()
+            text = line[start : start + len(raw) + len(datatype) + 6].decode()
         except UnicodeDecodeError:
             return None
-        rows.append((f'"{value}"^^<{datatype}>', (value, datatype)))
+        rows.append((text, datatype))
     return rows
 
 

@@ -298,8 +298,8 @@ class SpatialIndex:
 
     def add_grouped(self, literals: dict[str, tuple[Any, set[str]]]) -> int:
         """``add`` for literals already grouped by N-Triples text, as a file scan gives
-        them (``ntriples_scan``): text -> (pyoxigraph Literal or ``(value, datatype)``,
-        graph keys).  Only geometry datatypes may be among them."""
+        them (``ntriples_scan``): text -> (pyoxigraph Literal or datatype IRI, graph
+        keys).  Only geometry datatypes may be among them."""
         with self._changes():
             return self._add_grouped(literals)
 
@@ -376,12 +376,12 @@ class SpatialIndex:
         return len(texts)
 
     def _insert(self, items: list[Any], texts: list[str], keys: list[bytes]) -> int:
-        """Parse and store literals new to the index (pyoxigraph Literals or
-        ``(value, datatype)`` pairs); returns the first id (they are consecutive)."""
+        """Parse and store literals new to the index (pyoxigraph Literals or datatype
+        IRIs, see ``_parts``); returns the first id (they are consecutive)."""
         import numpy as np
         import shapely
 
-        values, datatypes = _parts(items)
+        values, datatypes = _parts(items, texts)
         shapes, native = parse_values(values, datatypes, texts)
         bounds = shapely.bounds(shapes)  # NaN for empty and invalid shapes: stored as NULL
         boxed = ~np.isnan(bounds).any(axis=1)
@@ -775,7 +775,11 @@ def _datatypes(terms: list[Any]) -> Callable[[int], str]:
     return lambda i: terms[i].datatype.value
 
 
-def _parts(items: list[Any]) -> tuple[list[str], Callable[[int], str]]:
-    """Lexical forms and datatype lookup of Literals or ``(value, datatype)`` pairs."""
-    values = [item[0] if isinstance(item, tuple) else item.value for item in items]
-    return values, lambda i: items[i][1] if isinstance(items[i], tuple) else items[i].datatype.value
+def _parts(items: list[Any], texts: list[str]) -> tuple[list[str], Callable[[int], str]]:
+    """Lexical forms and datatype lookup of Literals or datatype IRIs (``ntriples_scan``:
+    the text is ``"value"^^<datatype>`` with nothing escaped)."""
+    values = [
+        text[1 : len(text) - len(item) - 5] if isinstance(item, str) else item.value
+        for item, text in zip(items, texts, strict=True)
+    ]
+    return values, lambda i: items[i] if isinstance(items[i], str) else items[i].datatype.value
