@@ -4,11 +4,12 @@ Layout: one index per collection (``{prefix}-items-{collection}-v{n}``) behind a
 per-collection alias (``{prefix}-items-{collection}``, which writes go to) and a
 shared read alias (``{prefix}-items``).  ``reindex_collection`` builds ``v{n+1}``
 and swaps both aliases in one atomic ``_aliases`` call, so readers never see a
-gap.  Collections live in ``{prefix}-collections``.  Query translation is in
-``es_query`` (pure functions).  The server is reached through ``es_client``:
-the official ``elasticsearch`` client for Elasticsearch, ``opensearch-py`` for
-OpenSearch, one adapter interface; driver errors are logged in full and leave
-it as ``eokg.errors`` without the cluster's URL, index names or query text.
+gap; the old index is deleted after the swap has settled.  Collections live in
+``{prefix}-collections``.  Query translation is in ``es_query`` (pure functions).
+The server is reached through ``es_client``: the official ``elasticsearch``
+client for Elasticsearch, ``opensearch-py`` for OpenSearch, one adapter
+interface; driver errors are logged in full and leave it as ``eokg.errors``
+without the cluster's URL, index names or query text.
 """
 
 from __future__ import annotations
@@ -209,11 +210,14 @@ class EsIndex:
     def reindex_collection(self, collection: str) -> str:
         """Copy a collection into a fresh index (new mapping) and swap aliases atomically.
 
-        The new index gets no alias until it is complete and refreshed; the swap
-        (add both aliases to it, remove the old indices) is one ``_aliases`` call,
-        so readers see the old index or the new one, never neither.  If the copy
-        fails, the old index keeps serving and the half-built one is dropped at
-        the next reindex.
+        The new index gets no alias until its shards are started and it is complete
+        and refreshed; the swap (both aliases moved to it) is one ``_aliases`` call,
+        so readers see the old index or the new one, never neither.  The old
+        indices are deleted only once every node applies the swap: deleted in the
+        same call, searches resolved just before it failed with 503 on a loaded
+        node until the deletion settled.  If the copy fails, the old index keeps
+        serving and the half-built one (or an old one left by a failed delete) is
+        dropped at the next reindex.
         """
         alias = self._alias(collection)
         versions = self._versions(alias)
@@ -223,6 +227,7 @@ class EsIndex:
         version = max(int(name.rsplit("-v", 1)[1]) for name in versions) + 1
         new = f"{alias}-v{version}"
         self._create_index(new, {})
+        self.client.call("cluster.health", index=new, wait_for_status="yellow")
         self.client.call(
             "reindex",
             body={"source": {"index": alias}, "dest": {"index": new}},
@@ -233,11 +238,15 @@ class EsIndex:
             {"add": {"index": new, "alias": alias, "is_write_index": True}},
             {"add": {"index": new, "alias": self.read_alias}},
         ]
-        actions += [{"remove_index": {"index": old}} for old in current]
+        actions += [
+            {"remove": {"index": old, "alias": name}}
+            for old in current
+            for name in (alias, self.read_alias)
+        ]
         self.client.call("indices.update_aliases", body={"actions": actions})
-        for name, aliased in versions.items():
-            if not aliased:  # left by a copy that failed before its swap
-                self.client.call("indices.delete", index=name, missing_ok=True)
+        self.client.call("cluster.health", wait_for_events="languid")
+        for name in versions:  # the swapped-out ones, and any left by a failed copy
+            self.client.call("indices.delete", index=name, missing_ok=True)
         return new
 
     # -- writes -------------------------------------------------------------
