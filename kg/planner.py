@@ -156,6 +156,9 @@ class _Triple:
     variables: frozenset[str]
     geometry_var: str | None = None  # object variable bound to a geometry literal
     block: int | None = None  # the group part (triples block) it is written in; None: nested
+    #: The group part after which every solution binds ``variables`` (its own block, or
+    #: the GRAPH / nested group it comes from); None: unknown, the group's end.
+    position: int | None = None
 
 
 @dataclass
@@ -271,7 +274,7 @@ class Planner:
                 texts.append(text)
             block = len(new_parts)
             for t in triples[len(triples) - len(texts) :]:
-                t.block = block
+                t.block = t.position = block
             new_parts.append(raw_part(" ".join(texts)))
         if changed or expansions:
             parts = new_parts
@@ -343,7 +346,7 @@ class Planner:
         entailment are left out, which only makes a side a superset (safe).
         """
         out: list[_Triple] = []
-        for part in parts:
+        for at, part in enumerate(parts):
             if part.name == "GraphGraphPattern":
                 inner = [part["graph"]]
             elif part.name == "GroupOrUnionGraphPattern" and len(part["graph"]) == 1:
@@ -357,9 +360,12 @@ class Planner:
                 for block in sub:
                     if block.name != "TriplesBlock":
                         continue
-                    flat = flatten(block["triples"])
-                    for i in range(0, len(flat) - 2, 3):
-                        s, p, o = flat[i], flat[i + 1], flat[i + 2]
+                    # Step sequences are split as in the group's own blocks: the
+                    # evaluated query gives ``?f geo:hasGeometry/geo:asWKT ?w`` the
+                    # subproperty entailment (hasDefaultGeometry ...), so the raw
+                    # path would fetch a join side missing those literals.  Only the
+                    # last step, which needs none, is kept: a superset side.
+                    for s, p, o in self._split_paths(flatten(block["triples"]), writer):
                         if needs_entailment(writer, p, o) or _typed_geometry(writer, p, o):
                             continue
                         out.append(
@@ -367,9 +373,12 @@ class Planner:
                                 triple_text(writer, s, p, o),
                                 frozenset(vars_of(s, p, o)),
                                 geometry_object(writer, p, o),
+                                position=at,
                             )
                         )
-                out += self._nested_triples(sub, writer)
+                for t in self._nested_triples(sub, writer):
+                    t.position = at  # bound once the enclosing part is
+                    out.append(t)
         return out
 
     def _special_triple(
@@ -497,7 +506,8 @@ class Planner:
         """Index selection or join for the computed branch of a topology property."""
         asserted, extra, relation, args = expansion
         branch = [t for t in triples if t.text != asserted + " ."]
-        branch += [_Triple(t, frozenset(raw_vars(t)), var) for t, var in extra]
+        at = next((t.block for t in triples if t.text == asserted + " ."), None)
+        branch += [_Triple(t, frozenset(raw_vars(t)), var, position=at) for t, var in extra]
         synthetic = []
         a, b = args
         if a.startswith("?") and b.startswith("?"):
@@ -568,36 +578,47 @@ class Planner:
             plan.steps.append(step)
             if exact:
                 drops.add((item.part, item.conjunct))
-        values: list[tuple[str, list[str]]] = []  # (head, rows) of each VALUES block
+        barrier = _barrier(parts)
+        # (head, rows, part after which the block goes; -1: the front) of each VALUES block
+        values: list[tuple[str, list[str], int]] = []
         bound: list[_Triple] = []  # triples a join's rows replace
         for item in found:
             if item.kind != "join" or item.other is None:
                 continue
-            rows = self._bind_join(item, triples, selected, plan) if bindable else None
+            rows = self._bind_join(item, triples, selected, plan, barrier) if bindable else None
             if rows is not None:
                 head, body, exact, bound = rows
-                values.append((head, body))
+                values.append((head, body, -1))
             else:
                 joined = self._join(item, triples, selected, plan)
                 if joined is None:
                     continue
                 pairs, exact = joined
-                values.append((f"(?{item.var} ?{item.other})", [f"({a} {b})" for a, b in pairs]))
+                values.append(
+                    (
+                        f"(?{item.var} ?{item.other})",
+                        [f"({a} {b})" for a, b in pairs],
+                        _values_at(triples, [item.var, item.other], barrier, len(parts)),
+                    )
+                )
             selected.pop(item.var, None)
             selected.pop(item.other, None)
             if exact:
                 drops.add((item.part, item.conjunct))
             break  # one join per group: the pairs already restrict both variables
         for var, chosen in selected.items():
-            values.append((f"?{var}", sorted(chosen)))
+            values.append(
+                (f"?{var}", sorted(chosen), _values_at(triples, [var], barrier, len(parts)))
+            )
         if not values:
             return False
-        rest: list[Any] = []
+        rest: list[tuple[int, Any]] = []  # (index in parts, part)
         for i, part in enumerate(parts):
             if part.name == "Filter":
                 kept = [c for j, c in enumerate(conjuncts(part["expr"])) if (i, j) not in drops]
                 if kept:
-                    rest.append(raw_part(f"FILTER({' && '.join(writer.expr(c) for c in kept)})"))
+                    text = f"FILTER({' && '.join(writer.expr(c) for c in kept)})"
+                    rest.append((i, raw_part(text)))
                 continue
             if part.name == "RawText" and (i, 0) in drops:
                 continue  # a synthetic filter answered exactly
@@ -605,9 +626,9 @@ class Planner:
                 gone = {id(t) for t in bound}
                 kept_triples = [t.text for t in triples if t.block == i and id(t) not in gone]
                 if kept_triples:
-                    rest.append(raw_part(" ".join(kept_triples)))
+                    rest.append((i, raw_part(" ".join(kept_triples))))
                 continue
-            rest.append(part)
+            rest.append((i, part))
         dict.__setitem__(group, "part", _with_values(values, rest))
         return True
 
@@ -702,6 +723,7 @@ class Planner:
         triples: list[_Triple],
         selected: dict[str, set[str]],
         plan: Plan,
+        barrier: int,
     ) -> tuple[str, list[str], bool, list[_Triple]] | None:
         """A join whose sides' rows replace their patterns: ``(head, rows, exact, triples)``.
 
@@ -710,8 +732,10 @@ class Planner:
         one VALUES block and those patterns leave it, so Oxigraph does not look
         every pair's subjects up again (at 86k pairs among 1.1M geometries that
         lookup was 4/5 of the join).  Only for top-level triples of a group over
-        the union dataset (``_bindable``), and not where a row holds a blank
-        node, which VALUES cannot carry; None then, and ``_join`` runs instead.
+        the union dataset (``_bindable``) written before its first OPTIONAL or
+        MINUS (``barrier``: the rows go to the group's front, and those operators
+        see what precedes them), and not where a row holds a blank node, which
+        VALUES cannot carry; None then, and ``_join`` runs instead.
         """
         import pyoxigraph
 
@@ -721,7 +745,9 @@ class Planner:
         left_c = _component(triples, item.var)
         right_c = _component(triples, item.other)
         both = left_c + right_c
-        if set(map(id, left_c)) & set(map(id, right_c)) or any(t.block is None for t in both):
+        if set(map(id, left_c)) & set(map(id, right_c)) or any(
+            t.block is None or t.block > barrier for t in both
+        ):
             return None
         started = time.perf_counter()
         sides = []
@@ -779,34 +805,82 @@ class Planner:
 VALUES_CHUNK = 500
 
 
-def _with_values(values: list[tuple[str, list[str]]], rest: list[Any]) -> list[Any]:
+def _with_values(
+    values: list[tuple[str, list[str], int]], rest: list[tuple[int, Any]]
+) -> list[Any]:
     """The group's parts with the index answers injected as VALUES.
 
-    The largest block, when over ``VALUES_CHUNK`` rows and joined with patterns,
-    is split into a UNION of branches, each the whole group joined with one
-    chunk: the group joined with the block's rows is the union of the group
-    joined with disjoint parts of them.  A block that only filters (a join's
-    rows that replaced its patterns) stays whole: there is nothing to probe.
+    Each block goes after the part its third field names (-1: the front), see
+    ``_values_at``.  The largest block, when over ``VALUES_CHUNK`` rows and
+    joined with patterns, is split into a UNION of branches, each the whole
+    group joined with one chunk: the group joined with the block's rows is the
+    union of the group joined with disjoint parts of them.  A block that only
+    filters (a join's rows that replaced its patterns) stays whole: there is
+    nothing to probe.
     """
     from rdflib.plugins.sparql.parserutils import CompValue
 
     def block(head: str, rows: list[str]) -> Any:
         return raw_part(f"VALUES {head} {{ {' '.join(rows)} }}")
 
+    def assemble(blocks: list[tuple[int, Any]]) -> list[Any]:
+        # a block after a part that left (its triples replaced) goes where it stood
+        first = rest[0][0] if rest else 0
+        out = [b for at, b in blocks if at < first]
+        for n, (i, part) in enumerate(rest):
+            out.append(part)
+            following = rest[n + 1][0] if n + 1 < len(rest) else None
+            out += [b for at, b in blocks if at >= i and (following is None or at < following)]
+        if not rest:
+            out += [b for at, b in blocks if at >= first]
+        return out
+
     largest = max(range(len(values)), key=lambda i: len(values[i][1]))
-    head, rows = values[largest]
-    others = [block(h, r) for i, (h, r) in enumerate(values) if i != largest]
-    patterns = bool(others) or any(part.name != "Filter" for part in rest)
+    head, rows, where = values[largest]
+    others = [(at, block(h, r)) for i, (h, r, at) in enumerate(values) if i != largest]
+    patterns = bool(others) or any(part.name != "Filter" for _, part in rest)
     if len(rows) <= VALUES_CHUNK or not patterns:
-        return [block(head, rows), *others, *rest]
+        return assemble([(where, block(head, rows)), *others])
     branches = [
         CompValue(
             "GroupGraphPatternSub",
-            part=[block(head, rows[i : i + VALUES_CHUNK]), *others, *rest],
+            part=assemble([(where, block(head, rows[i : i + VALUES_CHUNK])), *others]),
         )
         for i in range(0, len(rows), VALUES_CHUNK)
     ]
     return [_balanced_union(branches)]
+
+
+#: Group parts that evaluate against what precedes them (SPARQL 1.1, 18.2.2.6):
+#: joining a VALUES block before them is not the same as joining it after.
+_ORDERED_PARTS = frozenset({"OptionalGraphPattern", "MinusGraphPattern", "Bind"})
+
+
+def _barrier(parts: list[Any]) -> int:
+    """Index of the group's first OPTIONAL, MINUS or BIND (``len(parts)``: none)."""
+    return next((i for i, p in enumerate(parts) if p.name in _ORDERED_PARTS), len(parts))
+
+
+def _values_at(triples: list[_Triple], names: list[str], barrier: int, end: int) -> int:
+    """Where a VALUES block restricting ``names`` may go: -1 for the front, else the
+    index of the part after which it joins.
+
+    Restricting a variable to the index answer keeps the meaning wherever every
+    solution already binds it: ``{ BIND(STR(?w) AS ?x) ... ?w }`` or
+    ``{ OPTIONAL { ...?w... } ... ?w }`` would see a VALUES at the front as
+    bindings the query did not have.  So the block goes to the front (where
+    Oxigraph uses it for lookups) only when nothing order-sensitive precedes the
+    part that binds the variables; otherwise right after that part, or at the
+    group's end when it is not known.
+    """
+    spots = []
+    for name in names:
+        known = [t.position for t in triples if t.geometry_var == name and t.position is not None]
+        if not known:
+            return end - 1
+        spots.append(min(known))
+    at = max(spots)
+    return -1 if at < barrier else at
 
 
 def _balanced_union(branches: list[Any]) -> Any:
