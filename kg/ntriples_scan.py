@@ -66,6 +66,14 @@ class ScannedGeometries:
     overflow: bool = False
     parsed_chunks: int = 0  # chunks Oxigraph had to parse (an escape or an odd line)
 
+    def add(self, text: str, item: Any, graph: str) -> None:
+        """Note the literal ``text`` (parsed from ``item``) in graph key ``graph``."""
+        held = self.literals.get(text)
+        if held is None:
+            self.literals[text] = (item, {graph})
+        else:
+            held[1].add(graph)
+
 
 def scan_ntriples(path: Path, graph: str, *, limit: int) -> ScannedGeometries:
     """Geometry literals (objects of a GeoSPARQL serialization property with a
@@ -172,16 +180,11 @@ def _parse_chunk(chunk: bytes, graph: str, found: ScannedGeometries) -> int:
             triples += 1
             if quad.predicate not in predicates:
                 continue
-            literal = quad.object
-            if is_geometry_literal(literal):
-                found.geometries += 1
-            if is_geometry_literal(literal) and not found.overflow:
-                text = str(literal)
-                held = found.literals.get(text)
-                if held is None:
-                    found.literals[text] = (literal, {graph})
-                else:
-                    held[1].add(graph)
+            if not is_geometry_literal(quad.object):
+                continue
+            found.geometries += 1
+            if not found.overflow:
+                found.add(str(quad.object), quad.object, graph)
     except SyntaxError:
         pass  # the bulk load beside reports it, with the file's line
     return triples

@@ -727,7 +727,7 @@ def parse_literals(
     """
     if texts is None:
         texts = [str(term) for term in terms]
-    return parse_values([term.value for term in terms], _datatypes(terms), texts)
+    return parse_values(*_parts(terms, texts), texts)
 
 
 def parse_values(
@@ -769,10 +769,6 @@ def parse_values(
         except GeometryError:
             pass  # stays None: remembered as invalid
     return shapes, native
-
-
-def _datatypes(terms: list[Any]) -> Callable[[int], str]:
-    return lambda i: terms[i].datatype.value
 
 
 def _parts(items: list[Any], texts: list[str]) -> tuple[list[str], Callable[[int], str]]:

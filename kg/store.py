@@ -244,7 +244,8 @@ class GeoStore:
                     if fmt == "N_TRIPLES":
                         key = graph or DEFAULT_GRAPH
                         found = scan_ntriples(path, key, limit=_MAX_PENDING_GEOMETRIES)
-                        found.graphs.update([graph] if graph else [])
+                        if graph:
+                            found.graphs.add(graph)
                     else:
                         found = self._scan_quads([plan], graph, base_iri)
                     if not found.overflow:
@@ -290,14 +291,8 @@ class GeoStore:
                     found.overflow = True  # renamed when written: its key is known only then
                     literals.clear()
                     continue
-                text = str(quad.object)
-                key = _graph_key(quad.graph_name, graph)
-                held = literals.get(text)
-                if held is not None:
-                    held[1].add(key)
-                elif len(literals) < _MAX_PENDING_GEOMETRIES:
-                    literals[text] = (quad.object, {key})
-                else:
+                found.add(str(quad.object), quad.object, _graph_key(quad.graph_name, graph))
+                if len(literals) > _MAX_PENDING_GEOMETRIES:
                     found.overflow = True  # too many to hold: the index rescans the store
                     literals.clear()
         if graph:
